@@ -1,0 +1,1 @@
+"""Shared base of every course module: settings, app factory, errors, i18n, db, auth, events, Janus."""

@@ -1,0 +1,88 @@
+"""Database: Flask-SQLAlchemy bound to SQLite by default or MySQL/MariaDB via DATABASE_URL."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+from flask_sqlalchemy import SQLAlchemy
+from sqlalchemy import event, text
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.orm import DeclarativeBase
+
+logger = logging.getLogger(__name__)
+
+# Tables are created with utf8mb4 on MySQL/MariaDB: their "utf8" is 3-byte and
+# rejects 4-byte characters such as emoji.
+MYSQL_TABLE_ARGS = {"mysql_charset": "utf8mb4", "mysql_collate": "utf8mb4_unicode_ci", "mysql_engine": "InnoDB"}
+
+
+class Base(DeclarativeBase):
+    """Declarative base of every course table."""
+
+
+db = SQLAlchemy(model_class=Base)
+
+
+def database_uri(database_url: str, instance_path: str) -> str:
+    """Return the SQLAlchemy URI: DATABASE_URL, or a SQLite file under the instance folder."""
+    if database_url:
+        url = make_url(database_url)
+        if url.get_backend_name() == "mysql" and "charset" not in url.query:
+            url = url.update_query_dict({"charset": "utf8mb4"})
+        return url.render_as_string(hide_password=False)
+    Path(instance_path).mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{Path(instance_path) / 'streaming.db'}"
+
+
+def engine_options(uri: str) -> dict[str, Any]:
+    """Pool options: pre-ping so MySQL connections closed after wait_timeout are replaced."""
+    backend = make_url(uri).get_backend_name()
+    options: dict[str, Any] = {"pool_pre_ping": True}
+    if backend == "mysql":
+        options["pool_recycle"] = 280
+    if backend == "sqlite":
+        options["connect_args"] = {"timeout": 15, "check_same_thread": False}
+    return options
+
+
+@event.listens_for(Engine, "connect")
+def _configure_sqlite(dbapi_connection: Any, connection_record: Any) -> None:
+    # WAL lets readers run beside one writer; busy_timeout makes concurrent
+    # writers wait instead of failing with "database is locked".
+    module = type(dbapi_connection).__module__
+    if not module.startswith("sqlite3"):
+        return
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=15000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def init_db(app: Flask) -> None:
+    """Bind the db extension and create missing tables."""
+    uri = database_uri(app.config.get("DATABASE_URL", ""), app.instance_path)
+    app.config["SQLALCHEMY_DATABASE_URI"] = uri
+    app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", engine_options(uri))
+    db.init_app(app)
+
+
+def create_tables(app: Flask) -> None:
+    """Create every table of the registered models that does not exist yet."""
+    with app.app_context():
+        db.create_all()
+
+
+def ping_database() -> tuple[bool, str]:
+    """Run SELECT 1; return (ok, detail) without raising."""
+    try:
+        db.session.execute(text("SELECT 1"))
+        db.session.rollback()
+        return True, db.engine.url.get_backend_name()
+    except Exception as exc:  # any driver error means "down"; the reason is reported
+        db.session.rollback()
+        logger.warning("database ping failed: %s", exc.__class__.__name__)
+        return False, exc.__class__.__name__

@@ -1,0 +1,1 @@
+"""Fixture plugin for coturn (filled in by its module's work)."""

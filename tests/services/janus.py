@@ -1,0 +1,1 @@
+"""Fixture plugin for janus (filled in by its module's work)."""

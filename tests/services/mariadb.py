@@ -1,0 +1,1 @@
+"""Fixture plugin for mariadb (filled in by its module's work)."""
