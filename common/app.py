@@ -14,6 +14,7 @@ from flask_smorest import Api, Blueprint
 from common.config import load_settings
 from common.db import create_tables, init_db
 from common.errors import init_errors
+from common.events import EventBus
 from common.i18n import init_i18n
 
 logger = logging.getLogger(__name__)
@@ -95,6 +96,7 @@ def create_base_app(import_name: str, config: Mapping[str, Any] | None = None, t
     init_db(app)
     api = Api(app)
     app.extensions["course_api"] = api
+    app.extensions["events"] = EventBus()
     # After Api, whose own HTTPException handler this replaces.
     init_errors(app)
 

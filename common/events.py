@@ -10,7 +10,7 @@ import queue
 import threading
 from collections import defaultdict
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Callable
 
 logger = logging.getLogger(__name__)
 
@@ -21,7 +21,17 @@ class EventBus:
     def __init__(self, queue_size: int = 256) -> None:
         self._lock = threading.Lock()
         self._subscribers: dict[str, set[queue.Queue]] = defaultdict(set)
+        self._listeners: list[Callable[[dict[str, Any]], None]] = []
         self._queue_size = queue_size
+
+    def add_listener(self, callback: Callable[[dict[str, Any]], None]) -> None:
+        """Call ``callback(event)`` synchronously for every event of every stream.
+
+        Modules use this to react to each other's changes (module 2 tears Janus
+        down when module 1 ends a stream) without importing each other.
+        """
+        with self._lock:
+            self._listeners.append(callback)
 
     def subscribe(self, stream_id: str) -> queue.Queue:
         """Return a new queue that receives every event published for ``stream_id``."""
@@ -50,6 +60,12 @@ class EventBus:
         }
         with self._lock:
             subscribers = list(self._subscribers.get(stream_id, ()))
+            listeners = list(self._listeners)
+        for listener in listeners:
+            try:
+                listener(event)
+            except Exception:  # one failing listener must not stop the others or the caller
+                logger.exception("event listener %r failed on %s for stream %s", listener, event_type, stream_id)
         for subscriber in subscribers:
             try:
                 subscriber.put_nowait(event)
@@ -63,4 +79,6 @@ class EventBus:
             return len(self._subscribers.get(stream_id, ()))
 
 
-bus = EventBus()
+def get_bus(app: Any) -> EventBus:
+    """Return the app's event bus (one per app, made by the app base)."""
+    return app.extensions["events"]
