@@ -211,6 +211,9 @@ def _is_malformed_json(error: HTTPException, messages: Any) -> bool:
         json_messages = messages.get("json")
         if isinstance(json_messages, dict) and any("Invalid JSON" in str(m) for m in json_messages.get("_schema", [])):
             return True
+        # webargs 8 FlaskParser aborts with {"json": ["Invalid JSON body."]}.
+        if isinstance(json_messages, list) and any("Invalid JSON" in str(m) for m in json_messages):
+            return True
     description = str(getattr(error, "description", "") or "")
     return "JSON" in description and ("decode" in description.lower() or "invalid" in description.lower())
 
