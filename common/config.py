@@ -68,6 +68,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("JANUS_TIMEOUT", 10.0, _parse_positive_float, "Seconds to wait for any Janus reply before answering 504."),
     Setting("JANUS_POLL_MAXEV", 10, _parse_positive_int, "Events fetched per Janus long-poll."),
     Setting("RECONNECT_WINDOW", 30.0, _parse_positive_float, "Seconds a publisher may take to come back before its stream is ENDED."),
+    Setting("PUBLISH_CONNECT_TIMEOUT", 30.0, _parse_positive_float, "Seconds from Janus's SDP answer to a connected publisher (webrtcup) before the session is FAILED."),
     Setting("DEFAULT_MAX_VIEWERS", 50, _parse_positive_int, "Viewer limit of a new stream when the request sets none."),
     Setting("VIEWER_ANSWER_TIMEOUT", 30.0, _parse_positive_float, "Seconds a viewer may take to send its answer before it is removed."),
     Setting("VIEWER_MEDIA_TIMEOUT", 30.0, _parse_positive_float, "Seconds without media before a connected viewer is removed."),
