@@ -42,6 +42,7 @@ PROBLEMS: dict[str, ProblemKind] = {
     "viewer_limit_reached": ProblemKind(409, "Viewer limit reached", _l("The stream has reached its viewer limit.")),
     "publisher_active": ProblemKind(409, "Publisher already active", _l("The stream already has an active publisher.")),
     "session_closed": ProblemKind(409, "Session closed", _l("The session is closed; publish again to start a new one.")),
+    "viewer_closed": ProblemKind(409, "Viewer closed", _l("This viewer has left or failed; join the stream again.")),
     "precondition_failed": ProblemKind(412, "Precondition failed", _l("The resource changed since you read it; read it again and retry.")),
     "payload_too_large": ProblemKind(413, "Payload too large", _l("The request body is too large.")),
     "unsupported_media_type": ProblemKind(415, "Unsupported media type", _l("Send the body as application/json.")),
