@@ -34,7 +34,11 @@ def in_hermetic_netns() -> bool:
     """Return True inside the namespace made by scripts/hermetic-run (only lo and va/vb)."""
     if os.environ.get("HERMETIC_NETNS") != "1":
         return False
-    interfaces = set(os.listdir("/sys/class/net"))
+    # /sys/class/net shows the namespace that mounted /sys, not this process's
+    # namespace; if_nameindex asks the kernel for the current one.
+    import socket
+
+    interfaces = {name for _, name in socket.if_nameindex()}
     return interfaces <= {"lo", "va", "vb"}
 
 
