@@ -2,23 +2,79 @@
 
 from __future__ import annotations
 
+import atexit
+import logging
+import weakref
 from typing import Any, Mapping
 
 from flask import Flask
 
-from common.app import create_base_app, finish_app
+from common.app import create_base_app, finish_app, register_api_blueprint
+
+logger = logging.getLogger(__name__)
+
+# A client that sends bigger WebSocket messages is disconnected; pages send none but {"type": "ping"}.
+WS_MAX_MESSAGE_SIZE = 4096
 
 
 def register(app: Flask) -> None:
-    """Register module 2's chain, then module 3's own blueprints."""
+    """Register module 2's chain, then module 3's viewers API, WebSocket routes and pages."""
     from module2_session import register as register_previous
+    from module2_session import models as _session_models  # noqa: F401  (module 3 reads stream_sessions)
+    from module3_watch import models  # noqa: F401  (declares the viewer tables before create_all)
+    from module3_watch import service
+    from module3_watch.pages import pages_blp
+    from module3_watch.routes import blp
+    from module3_watch.worker import ViewerWorker
+    from module3_watch.ws import SocketRegistry, sock, ws_blp
 
     register_previous(app)
-    # TODO: module 3's blueprints arrive with the module's issue.
+    register_api_blueprint(app, blp)
+    app.register_blueprint(pages_blp)
+
+    # flask-sock opens every socket with these options: server pings keep
+    # proxies from closing idle sockets and drop clients that stop answering.
+    app.config.setdefault("SOCK_SERVER_OPTIONS", {"ping_interval": app.config["WS_PING_INTERVAL"], "max_message_size": WS_MAX_MESSAGE_SIZE})
+    sock.init_app(app)
+    app.register_blueprint(ws_blp)
+
+    bus = app.extensions["events"]
+    registry = SocketRegistry(app.config["WS_MAX_SOCKETS"])
+    worker = ViewerWorker(app)
+    app.extensions["ws_sockets"] = registry
+    app.extensions["viewer_worker"] = worker
+    app.extensions["viewer_count_provider"] = service.viewer_counts
+    bus.add_listener(worker.on_bus_event)
+    bus.add_listener(registry.forward_to_firehose)
+    _close_sockets_at_exit(registry)
+
+
+def _close_sockets_at_exit(registry: Any) -> None:
+    """Close open sockets with 1001 when the interpreter exits (the development server's Ctrl+C).
+
+    gunicorn.conf.py does the same on SIGTERM. A weak reference keeps this hook
+    from holding test apps alive.
+    """
+    reference = weakref.ref(registry)
+
+    def close_sockets() -> None:
+        registry_now = reference()
+        if registry_now is not None and registry_now.open_count:
+            registry_now.shutdown()
+
+    atexit.register(close_sockets)
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
-    """Build the module 3 app."""
+    """Build the module 3 app (the complete server that `make run` starts)."""
+    from common.db import db
+    from module3_watch.service import reset_after_restart
+
     app = create_base_app(__name__, config, title="Streaming course API (module 3)")
     register(app)
-    return finish_app(app)
+    finish_app(app)
+
+    # Viewers of a previous process lost their Janus handles with it.
+    with app.app_context():
+        reset_after_restart(db.session)
+    return app
