@@ -180,16 +180,15 @@ class JanusClient:
         """
         if self._pump is None:
             return
-        self._stopping.set()
-        session_id = self._session_id
+        with self._lock:
+            # Under the lock, so the pump cannot replace the session after this.
+            self._stopping.set()
+            session_id = self._session_id
+            self._session_id = None
         if session_id is not None:
-            try:
-                self._execute("destroy", {}, session_id=session_id)
-            except JanusError as exc:
-                logger.info("janus session %s not destroyed on close: %s", session_id, self._redact(str(exc)))
+            self._destroy_quietly(session_id)
 
         with self._lock:
-            self._session_id = None
             self._handles.clear()
             waiters = list(self._waiters.values())
             self._waiters.clear()
@@ -423,6 +422,12 @@ class JanusClient:
             text = text.replace(self._api_secret, "<hidden>")
         return _SECRET_PARAMETER.sub(r"\1<hidden>", text)
 
+    def _destroy_quietly(self, session_id: int) -> None:
+        try:
+            self._execute("destroy", {}, session_id=session_id)
+        except JanusError as exc:
+            logger.info("janus session %s not destroyed: %s", session_id, self._redact(str(exc)))
+
     def _create_session(self) -> int:
         reply = self._execute("create", {})
         return _int_member(reply.get("data"), "id", "create")
@@ -436,10 +441,12 @@ class JanusClient:
         while not stopping.is_set():
             try:
                 if self._session_id is None:
-                    self._reopen_session()
+                    self._reopen_session(stopping)
                 events = self._poll()
             except _SessionGone as gone:
-                self._replace_session(gone.session_id, gone.reason)
+                if stopping.is_set():
+                    break
+                self._replace_session(gone.session_id, gone.reason, stopping)
                 continue
             except JanusError as exc:
                 if stopping.is_set():
@@ -541,10 +548,10 @@ class JanusClient:
             # A failing listener must not stop the pump that serves every other handle.
             logger.exception("janus listener for handle %s failed on %s", event.handle_id, event.kind)
 
-    def _replace_session(self, old_session_id: int, reason: str) -> None:
+    def _replace_session(self, old_session_id: int, reason: str, stopping: threading.Event) -> None:
         """Forget a lost session and its handles, tell their listeners, and open a new session."""
         with self._lock:
-            if self._session_id != old_session_id:
+            if stopping.is_set() or self._session_id != old_session_id:
                 return
             self._session_id = None
             self._lost_session_id = old_session_id
@@ -563,18 +570,26 @@ class JanusClient:
                 self._notify(listener, JanusEvent(HANDLE_LOST, handle_id, {"reason": reason, "session_id": old_session_id}))
 
         try:
-            self._reopen_session()
+            self._reopen_session(stopping)
         except JanusError as exc:
             # The pump retries with a delay; the session listeners hear about it then.
             logger.warning("janus new session not opened yet: %s", self._redact(str(exc)))
 
-    def _reopen_session(self) -> None:
+    def _reopen_session(self, stopping: threading.Event) -> None:
+        """Open a session in place of the lost one and tell the session listeners."""
         new_session_id = self._create_session()
         with self._lock:
-            self._session_id = new_session_id
-            old_session_id = self._lost_session_id
-            self._lost_session_id = None
-            listeners = list(self._session_listeners)
+            closed = stopping.is_set()
+            if not closed:
+                self._session_id = new_session_id
+                old_session_id = self._lost_session_id
+                self._lost_session_id = None
+                listeners = list(self._session_listeners)
+        if closed:
+            # close() ran while the session was being created, so nobody will use it.
+            self._destroy_quietly(new_session_id)
+            return
+
         logger.info("janus new session %s replaces lost session %s", new_session_id, old_session_id)
 
         for listener in listeners:
