@@ -1,0 +1,143 @@
+"""Fixtures of the module 3 tests: the complete app on SQLite or MariaDB, live servers and WebSocket clients."""
+
+from __future__ import annotations
+
+import inspect
+import json
+from typing import Any, Callable, Iterator
+
+import pytest
+from flask import Flask
+from simple_websocket import Client, ConnectionClosed
+
+from common.db import db
+from module3_watch import create_app
+from tests.services.api_client import ApiClient
+
+# Seconds a test waits for one WebSocket message before it fails.
+WS_RECEIVE_TIMEOUT = 10.0
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Run each test whose own parameters name ``db_backend`` once on SQLite and once on MariaDB.
+
+    The other tests use SQLite only (the db_backend fixture below).
+    """
+    if "db_backend" in inspect.signature(metafunc.function).parameters:
+        metafunc.parametrize("db_backend", ["sqlite", pytest.param("mariadb", marks=pytest.mark.mariadb)])
+
+
+@pytest.fixture
+def db_backend() -> str:
+    """SQLite, for tests that do not ask for both databases."""
+    return "sqlite"
+
+
+@pytest.fixture
+def make_app(app_config: dict, db_backend: str, request: pytest.FixtureRequest) -> Iterator[Callable[..., Flask]]:
+    """Build module 3 apps with extra settings on the test's database; their workers stop at the end."""
+    apps: list[Flask] = []
+    database_url = request.getfixturevalue("mariadb_url") if db_backend == "mariadb" else app_config["DATABASE_URL"]
+
+    def make(**settings: Any) -> Flask:
+        app = create_app({**app_config, "DATABASE_URL": database_url, **settings})
+        apps.append(app)
+        return app
+
+    yield make
+    for app in apps:
+        app.extensions["viewer_worker"].stop()
+        app.extensions["ws_sockets"].shutdown(wait=2.0)
+        janus = app.extensions.get("janus_client")
+        if janus is not None:
+            janus.close()
+        # Close pooled connections before the fixture drops the MariaDB database.
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+
+
+@pytest.fixture
+def app(make_app: Callable[..., Flask]) -> Flask:
+    """The module 3 app with the default test settings."""
+    return make_app()
+
+
+@pytest.fixture
+def api(app: Flask) -> ApiClient:
+    """A client for the app in-process."""
+    return ApiClient(app=app)
+
+
+@pytest.fixture
+def admin() -> dict[str, str]:
+    """The instructor's Authorization header (ADMIN_TOKEN of app_config)."""
+    return {"Authorization": "Bearer test-admin-token"}
+
+
+def create_stream(api: ApiClient, title: str = "Clase de prueba", **fields: Any) -> tuple[dict[str, Any], str]:
+    """Create a stream through the API; return its JSON and its publish token."""
+    response = api.post("/api/v1/streams", json={"title": title, **fields})
+    assert response.status_code == 201, response.text
+    body = response.json()
+    return body, body.pop("publishToken")
+
+
+@pytest.fixture
+def make_stream(api: ApiClient) -> Callable[..., tuple[dict[str, Any], str]]:
+    """Create a stream through the app's API; return its JSON and its publish token."""
+    return lambda title="Clase de prueba", **fields: create_stream(api, title, **fields)
+
+
+class EventSocket:
+    """A WebSocket client that decodes each JSON message and records how the socket closed."""
+
+    def __init__(self, url: str) -> None:
+        self.client = Client.connect(url)
+        self.close_code: int | None = None
+        self.close_reason: str | None = None
+
+    def receive(self, timeout: float = WS_RECEIVE_TIMEOUT) -> dict[str, Any] | None:
+        """Return the next message, or None once the server closed the socket.
+
+        Raises TimeoutError when nothing arrives within ``timeout`` seconds.
+        """
+        try:
+            message = self.client.receive(timeout=timeout)
+        except ConnectionClosed as closed:
+            self.close_code, self.close_reason = closed.reason, closed.message
+            return None
+        if message is None:
+            raise TimeoutError(f"no WebSocket message within {timeout:g} s")
+        return json.loads(message)
+
+    def receive_until_closed(self, timeout: float = WS_RECEIVE_TIMEOUT) -> list[dict[str, Any]]:
+        """Return every message until the server closes the socket."""
+        messages = []
+        while (message := self.receive(timeout)) is not None:
+            messages.append(message)
+        return messages
+
+    def send(self, message: dict[str, Any]) -> None:
+        self.client.send(json.dumps(message))
+
+    def close(self) -> None:
+        try:
+            self.client.close()
+        except ConnectionClosed:
+            pass  # the server closed it first
+
+
+@pytest.fixture
+def open_socket() -> Iterator[Callable[[str], EventSocket]]:
+    """Open WebSocket clients; all are closed when the test ends."""
+    sockets: list[EventSocket] = []
+
+    def open_(url: str) -> EventSocket:
+        socket = EventSocket(url)
+        sockets.append(socket)
+        return socket
+
+    yield open_
+    for socket in sockets:
+        socket.close()
