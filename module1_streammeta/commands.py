@@ -9,6 +9,7 @@ import os
 
 import click
 from flask import current_app
+from flask.cli import with_appcontext
 from flask_babel import force_locale, gettext
 
 from common.db import db
@@ -47,6 +48,7 @@ def cli_language(option: str | None) -> str:
 
 @click.command("init-db")
 @_LANG_OPTION
+@with_appcontext
 def init_db_command(lang: str | None) -> None:
     """Create the tables of every registered module that do not exist yet."""
     with force_locale(cli_language(lang)):
@@ -58,6 +60,7 @@ def init_db_command(lang: str | None) -> None:
 
 @click.command("seed-demo")
 @_LANG_OPTION
+@with_appcontext
 def seed_demo_command(lang: str | None) -> None:
     """Create a few demo streams in different statuses and print their ids and publish tokens."""
     bus = get_bus(current_app)
