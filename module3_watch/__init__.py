@@ -47,6 +47,24 @@ def register(app: Flask) -> None:
     bus.add_listener(worker.on_bus_event)
     bus.add_listener(registry.forward_to_firehose)
     _close_sockets_at_exit(registry)
+    _reset_viewers_of_previous_process(app)
+
+
+def _reset_viewers_of_previous_process(app: Flask) -> None:
+    """Fail the viewers an earlier backend process left active, as module 2 does with its sessions.
+
+    Their Janus handles died with that process's Janus session. On a fresh
+    database the tables do not exist yet and there is nothing to reset.
+    """
+    from sqlalchemy import inspect
+
+    from common.db import db
+    from module3_watch.service import reset_after_restart
+
+    with app.app_context():
+        if inspect(db.engine).has_table("viewers"):
+            reset_after_restart(db.session)
+        db.session.remove()
 
 
 def _close_sockets_at_exit(registry: Any) -> None:
@@ -67,14 +85,6 @@ def _close_sockets_at_exit(registry: Any) -> None:
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the module 3 app (the complete server that `make run` starts)."""
-    from common.db import db
-    from module3_watch.service import reset_after_restart
-
     app = create_base_app(__name__, config, title="Streaming course API (module 3)")
     register(app)
-    finish_app(app)
-
-    # Viewers of a previous process lost their Janus handles with it.
-    with app.app_context():
-        reset_after_restart(db.session)
-    return app
+    return finish_app(app)

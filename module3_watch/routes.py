@@ -8,16 +8,33 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app, request
+from flask import current_app, json, request
 from flask_smorest import Blueprint
 
 from common.db import db
 from common.errors import ApiError
-from module2_session.schemas import TrickleDocSchema, load_trickle
+from module2_session.schemas import MAX_CANDIDATES_PER_REQUEST, CandidateSchema, CompletedSchema, load_trickle
 from module3_watch import schemas, service
 from module3_watch.worker import get_worker
 
 blp = Blueprint("viewers", __name__, description="Viewers: watch a live stream through Janus")
+
+# The candidates body has four shapes; load_trickle (module 2) checks them all.
+_TRICKLE_BODY = {
+    "required": True,
+    "content": {
+        "application/json": {
+            "schema": {
+                "oneOf": [
+                    CandidateSchema,
+                    {"type": "array", "items": CandidateSchema, "maxItems": MAX_CANDIDATES_PER_REQUEST},
+                    {"type": "object", "properties": {"candidates": {"type": "array", "items": CandidateSchema}}},
+                    CompletedSchema,
+                ]
+            }
+        }
+    },
+}
 
 
 def _janus() -> Any:
@@ -73,7 +90,7 @@ def answer(body: dict[str, Any], viewer_id: str):
 
 
 @blp.route("/api/v1/viewers/<viewer_id>/candidates", methods=["POST"])
-@blp.doc(requestBody={"required": True, "content": {"application/json": {"schema": TrickleDocSchema}}})
+@blp.doc(requestBody=_TRICKLE_BODY)
 @blp.response(204)
 @blp.alt_response(400, description="validation_error naming the invalid field")
 @blp.alt_response(404, description="No such viewer")
@@ -82,9 +99,11 @@ def candidates(viewer_id: str):
     """Trickle ICE candidates: one object, a list of them, or {"completed": true}."""
     if not request.is_json:
         raise ApiError("unsupported_media_type")
-    payload = request.get_json(silent=True)
-    if payload is None:
-        raise ApiError("malformed_json")
+    try:
+        # json.loads rather than get_json: JSON null must reach the validation as a value.
+        payload = json.loads(request.get_data(cache=True))
+    except ValueError:
+        raise ApiError("malformed_json") from None
     found, completed = load_trickle(payload)
 
     service.trickle_viewer(db.session, _bus(), _janus, viewer_id, found, completed)

@@ -145,7 +145,9 @@ class ViewerWorker:
                 feed_id = _publisher_feed(db.session, data.get("sessionId"))
                 if feed_id is None:
                     return
-                released = service.finish_stream_viewers(db.session, self._bus, stream_id, LEFT, "publisher_left", feed_id=feed_id)
+                # Ending a stream closes its publisher first: name the real cause.
+                reason = "publisher_left" if service.is_live(db.session, stream_id) else "stream_ended"
+                released = service.finish_stream_viewers(db.session, self._bus, stream_id, LEFT, reason, feed_id=feed_id)
             self.detach_later(released)
 
     def stop(self) -> None:

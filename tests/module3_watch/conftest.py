@@ -48,9 +48,9 @@ def make_app(app_config: dict, db_backend: str, request: pytest.FixtureRequest) 
     for app in apps:
         app.extensions["viewer_worker"].stop()
         app.extensions["ws_sockets"].shutdown(wait=2.0)
-        janus = app.extensions.get("janus_client")
-        if janus is not None:
-            janus.close()
+        publishing = app.extensions.get("module2_runtime")
+        if publishing is not None:
+            publishing.close()
         # Close pooled connections before the fixture drops the MariaDB database.
         with app.app_context():
             db.session.remove()
