@@ -6,15 +6,24 @@ from typing import Any, Mapping
 
 from flask import Flask
 
-from common.app import create_base_app, finish_app
+from common.app import create_base_app, finish_app, register_api_blueprint
 
 
 def register(app: Flask) -> None:
-    """Register module 1's chain, then module 2's own blueprints."""
+    """Register module 1's chain, then module 2's session API, its Janus runtime and start-up reconciliation."""
     from module1_streammeta import register as register_previous
+    from module2_session import models  # noqa: F401  (declares the session tables before create_all)
+    from module2_session.routes import blp
+    from module2_session.runtime import EXTENSION_KEY, PublishingRuntime
 
     register_previous(app)
-    # TODO: module 2's blueprints arrive with the module's issue.
+    register_api_blueprint(app, blp)
+
+    runtime = PublishingRuntime(app)
+    app.extensions[EXTENSION_KEY] = runtime
+    app.extensions["events"].add_listener(runtime.on_bus_event)
+    # On a fresh database the tables do not exist yet and there is nothing to reconcile.
+    runtime.reconcile_after_restart()
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:

@@ -106,17 +106,6 @@ class CompletedSchema(StrictSchema):
     completed = StrictBoolean(required=True, validate=validate.Equal(True, error=_l("Must be true.")))
 
 
-class TrickleDocSchema(CandidateSchema):
-    """Body of POST /api/v1/sessions/{sid}/candidates, for the OpenAPI document.
-
-    The endpoint also accepts a JSON array of candidates, ``{"candidates": [...]}``
-    and ``{"completed": true}``; ``load_trickle`` checks all of them.
-    """
-
-    completed = fields.Boolean(metadata={"description": "true alone: every candidate was sent."})
-    candidate = fields.String(metadata={"example": "candidate:1 1 udp 2130706431 192.0.2.10 50000 typ host"})
-
-
 def _list_errors(messages: dict[int, Any], prefix: str) -> dict[str, list[Any]]:
     flat = validation_errors_from_webargs({str(index): item for index, item in messages.items()})
     return {f"{prefix}{name}": value for name, value in flat.items()}
@@ -131,7 +120,7 @@ def _load_list(items: Any, prefix: str) -> list[dict[str, Any]]:
     if len(items) > MAX_CANDIDATES_PER_REQUEST:
         raise ApiError("validation_error", errors={field: [_l("Send at most %(max)d candidates per request.", max=MAX_CANDIDATES_PER_REQUEST)]})
 
-    not_objects = {index: {"_schema": [_l("Must be a JSON object.")]} for index, item in enumerate(items) if not isinstance(item, dict)}
+    not_objects = {index: [_l("Must be a JSON object.")] for index, item in enumerate(items) if not isinstance(item, dict)}
     if not_objects:
         raise ApiError("validation_error", errors=_list_errors(not_objects, prefix))
     try:

@@ -1,0 +1,255 @@
+"""The session API against a real Janus: offer/answer, one publisher per stream, bad SDP, trickle, hang-up and end.
+
+These tests need Janus, so they run inside the hermetic network namespace:
+``scripts/hermetic-run .venv/bin/pytest tests/module2_session``.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.module1_streammeta.helpers import assert_problem, bearer
+from tests.module2_session.conftest import create_stream, post_offer, read_session, read_stream, wait_for
+
+pytestmark = [pytest.mark.janus, pytest.mark.media]
+
+SECRET_KEYS = {"roomSecret", "room_secret", "secret", "janusSessionId", "handleId", "handle_id", "janus_session_id"}
+
+
+def _without_candidates(sdp: str) -> str:
+    """Drop the candidate and end-of-candidates lines, so only trickle can deliver them."""
+    return "".join(line for line in sdp.splitlines(keepends=True) if not line.startswith(("a=candidate:", "a=end-of-candidates")))
+
+
+def _candidates(sdp: str) -> list[dict]:
+    """Return the SDP's candidates as trickle objects, with the mid of their m-section."""
+    found: list[dict] = []
+    mid = None
+    index = -1
+    for line in sdp.splitlines():
+        if line.startswith("m="):
+            index += 1
+            mid = None
+        elif line.startswith("a=mid:"):
+            mid = line[len("a=mid:") :]
+        elif line.startswith("a=candidate:"):
+            found.append({"candidate": line[2:], "sdpMid": mid, "sdpMLineIndex": index})
+    return found
+
+
+def test_publish_returns_answer(janus_api, publisher) -> None:
+    stream, token = create_stream(janus_api)
+
+    response = post_offer(janus_api, stream["id"], token, publisher.create_offer())
+
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert body["streamId"] == stream["id"]
+    assert body["role"] == "publisher"
+    assert body["state"] == "NEGOTIATING"
+    assert body["reason"] is None
+    assert body["answer"]["type"] == "answer"
+    assert body["answer"]["sdp"].startswith("v=0")
+    assert "m=video" in body["answer"]["sdp"]
+    assert isinstance(body["roomId"], int)
+    assert isinstance(body["feedId"], int)
+    assert response.headers["Location"] == f"/api/v1/sessions/{body['id']}"
+    assert SECRET_KEYS.isdisjoint(body)
+
+
+def test_session_read_hides_secrets(janus_app, janus_api, publisher) -> None:
+    from common.db import db
+    from module2_session.models import StreamSession
+
+    stream, token = create_stream(janus_api)
+    created = post_offer(janus_api, stream["id"], token, publisher.create_offer()).json()
+
+    response = janus_api.get(f"/api/v1/sessions/{created['id']}")
+
+    assert response.status_code == 200
+    with janus_app.app_context():
+        record = db.session.get(StreamSession, created["id"])
+        secret, handle_id, janus_session_id = record.room_secret, record.handle_id, record.janus_session_id
+    assert secret
+    assert secret not in response.text
+    assert re.search(rf"\b{handle_id}\b", response.text) is None
+    assert re.search(rf"\b{janus_session_id}\b", response.text) is None
+    assert SECRET_KEYS.isdisjoint(response.json())
+
+
+def test_second_publisher_conflict(janus_api, publisher) -> None:
+    from tests.services.media import SyntheticPublisher
+
+    stream, token = create_stream(janus_api)
+    first = post_offer(janus_api, stream["id"], token, publisher.create_offer()).json()
+
+    with SyntheticPublisher() as second:
+        response = post_offer(janus_api, stream["id"], token, second.create_offer())
+
+    problem = assert_problem(response, 409, "publisher_active")
+    assert problem["activeSessionId"] == first["id"]
+    assert read_session(janus_api, first["id"])["state"] == "NEGOTIATING"
+
+
+@pytest.mark.parametrize(
+    "sdp",
+    [
+        "v=0\r\nthis is not SDP\r\n",
+        "hello",
+        "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n",
+    ],
+)
+def test_rejected_sdp_fails_session(janus_api, sdp) -> None:
+    stream, token = create_stream(janus_api)
+
+    response = post_offer(janus_api, stream["id"], token, sdp)
+
+    problem = assert_problem(response, 400, "invalid_sdp")
+    session = read_session(janus_api, problem["sessionId"])
+    assert session["state"] == "FAILED"
+    assert session["reason"].startswith("Janus rejected the offer")
+    assert session["closedAt"] is not None
+
+
+def test_rejected_sdp_frees_slot(janus_api, publisher) -> None:
+    stream, token = create_stream(janus_api)
+    assert_problem(post_offer(janus_api, stream["id"], token, "hello"), 400, "invalid_sdp")
+
+    response = post_offer(janus_api, stream["id"], token, publisher.create_offer())
+
+    assert response.status_code == 201, response.text
+
+
+def test_ended_stream_rejects_publish(janus_api, publisher) -> None:
+    stream, token = create_stream(janus_api)
+    assert janus_api.post(f"/api/v1/streams/{stream['id']}/end", headers=bearer(token)).status_code == 200
+
+    response = post_offer(janus_api, stream["id"], token, publisher.create_offer())
+
+    problem = assert_problem(response, 409, "invalid_transition")
+    assert problem["currentStatus"] == "ENDED"
+    assert "sessionId" not in problem
+
+
+def test_delete_tears_janus_down(janus_api, publisher, own_videoroom) -> None:
+    stream, token = create_stream(janus_api)
+    created = post_offer(janus_api, stream["id"], token, publisher.create_offer()).json()
+    assert own_videoroom.exists(created["roomId"]) is True
+
+    response = janus_api.delete(f"/api/v1/sessions/{created['id']}", headers=bearer(token))
+
+    assert response.status_code == 204, response.text
+    session = read_session(janus_api, created["id"])
+    assert session["state"] == "CLOSED"
+    assert session["reason"] == "closed by the publisher"
+    assert own_videoroom.exists(created["roomId"]) is False
+    assert read_stream(janus_api, stream["id"])["status"] == "CREATED"
+
+
+def test_delete_twice_keeps_state(janus_api, publisher) -> None:
+    stream, token = create_stream(janus_api)
+    created = post_offer(janus_api, stream["id"], token, publisher.create_offer()).json()
+    assert janus_api.delete(f"/api/v1/sessions/{created['id']}", headers=bearer(token)).status_code == 204
+
+    response = janus_api.delete(f"/api/v1/sessions/{created['id']}", headers=bearer(token))
+
+    assert response.status_code == 204, response.text
+    assert read_session(janus_api, created["id"])["reason"] == "closed by the publisher"
+
+
+@pytest.mark.parametrize(("headers", "status", "code"), [({}, 401, "unauthorized"), ({"Authorization": "Bearer wrong"}, 403, "forbidden")])
+def test_delete_needs_owner(janus_api, publisher, headers, status, code) -> None:
+    stream, token = create_stream(janus_api)
+    created = post_offer(janus_api, stream["id"], token, publisher.create_offer()).json()
+
+    response = janus_api.delete(f"/api/v1/sessions/{created['id']}", headers=headers)
+
+    assert_problem(response, status, code)
+    assert read_session(janus_api, created["id"])["state"] == "NEGOTIATING"
+
+
+def test_end_stream_tears_janus_down(janus_api, publisher, own_videoroom) -> None:
+    stream, token = create_stream(janus_api)
+    created = post_offer(janus_api, stream["id"], token, publisher.create_offer()).json()
+
+    response = janus_api.post(f"/api/v1/streams/{stream['id']}/end", headers=bearer(token))
+
+    assert response.status_code == 200, response.text
+    session = read_session(janus_api, created["id"])
+    assert session["state"] == "CLOSED"
+    assert session["reason"] == "stream ended"
+    assert own_videoroom.exists(created["roomId"]) is False
+
+
+def test_trickle_forwards_to_janus(janus_api, publisher) -> None:
+    stream, token = create_stream(janus_api)
+    offer = publisher.create_offer()
+    created = post_offer(janus_api, stream["id"], token, _without_candidates(offer)).json()
+    path = f"/api/v1/sessions/{created['id']}/candidates"
+    candidates = _candidates(offer)
+    assert candidates
+
+    single = janus_api.post(path, json=candidates[0], headers=bearer(token))
+    listed = janus_api.post(path, json=candidates[1:] or candidates[:1], headers=bearer(token))
+    completed = janus_api.post(path, json={"completed": True}, headers=bearer(token))
+
+    assert single.status_code == 204, single.text
+    assert listed.status_code == 204, listed.text
+    assert completed.status_code == 204, completed.text
+
+
+def test_trickled_candidates_connect(janus_api, publisher) -> None:
+    stream, token = create_stream(janus_api)
+    offer = publisher.create_offer()
+    created = post_offer(janus_api, stream["id"], token, _without_candidates(offer)).json()
+
+    for candidate in _candidates(offer):
+        response = janus_api.post(f"/api/v1/sessions/{created['id']}/candidates", json=candidate, headers=bearer(token))
+        assert response.status_code == 204, response.text
+    publisher.accept_answer(created["answer"]["sdp"])
+
+    session = wait_for(lambda: read_session(janus_api, created["id"]), lambda body: body["state"] != "NEGOTIATING", "the session to leave NEGOTIATING")
+    assert session["state"] == "CONNECTED"
+    assert read_stream(janus_api, stream["id"])["status"] == "LIVE"
+
+
+def test_trickle_after_close_conflict(janus_api, publisher) -> None:
+    stream, token = create_stream(janus_api)
+    offer = publisher.create_offer()
+    created = post_offer(janus_api, stream["id"], token, offer).json()
+    janus_api.delete(f"/api/v1/sessions/{created['id']}", headers=bearer(token))
+
+    response = janus_api.post(f"/api/v1/sessions/{created['id']}/candidates", json=_candidates(offer)[0], headers=bearer(token))
+
+    problem = assert_problem(response, 409, "session_closed")
+    assert problem["currentState"] == "CLOSED"
+
+
+def test_no_candidates_times_out(make_app, janus_server, publisher) -> None:
+    from tests.services.api_client import ApiClient
+
+    api = ApiClient(app=make_app(JANUS_URL=janus_server.url, PUBLISH_CONNECT_TIMEOUT=1.0))
+    stream, token = create_stream(api)
+    created = post_offer(api, stream["id"], token, _without_candidates(publisher.create_offer())).json()
+
+    session = wait_for(lambda: read_session(api, created["id"]), lambda body: body["state"] != "NEGOTIATING", "the connect timeout")
+
+    assert session["state"] == "FAILED"
+    assert session["reason"].startswith("no WebRTC connection within 1 s")
+    assert read_stream(api, stream["id"])["status"] == "CREATED"
+
+
+def test_session_events_on_bus(janus_app, janus_api, publisher) -> None:
+    seen: list[dict] = []
+    janus_app.extensions["events"].add_listener(lambda event: seen.append(event) if event["type"] == "session.state" else None)
+    stream, token = create_stream(janus_api)
+
+    created = post_offer(janus_api, stream["id"], token, publisher.create_offer()).json()
+    janus_api.delete(f"/api/v1/sessions/{created['id']}", headers=bearer(token))
+
+    states = [event["data"]["state"] for event in seen if event["data"]["sessionId"] == created["id"]]
+    assert states == ["NEW", "NEGOTIATING", "CLOSED"]
+    assert all(event["streamId"] == stream["id"] for event in seen)
+    assert seen[-1]["data"]["reason"] == "closed by the publisher"
