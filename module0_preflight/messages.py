@@ -165,6 +165,11 @@ TEXTS: dict[str, CheckText] = {
         N_("UDP to port %(port)s is blocked (firewall, cloud security group or a network that blocks UDP), or the server does not run."),
         N_("On the server check `ss -lnup | grep %(port)s`; open %(port)s/udp in the firewall; try again from another network."),
     ),
+    "stun_refused": CheckText(
+        N_("Nothing listens on UDP port %(port)s of %(host)s: the host answered \"port unreachable\"."),
+        N_("The STUN server does not run, or it listens on another port."),
+        N_("On the server check `ss -lnup | grep %(port)s` and the port in STUN_URLS."),
+    ),
     "stun_error": CheckText(
         N_("The server answered the binding with an error: %(error)s."),
         N_("The server at that port is not a STUN server, or it rejects the request."),

@@ -24,8 +24,9 @@ from cryptography.x509.oid import ExtensionOID, NameOID
 
 logger = logging.getLogger(__name__)
 
-# OpenSSL's X509_V_ERR_HOSTNAME_MISMATCH, set on SSLCertVerificationError.verify_code.
-_VERIFY_HOSTNAME_MISMATCH = 62
+# OpenSSL's X509_V_ERR_HOSTNAME_MISMATCH and X509_V_ERR_IP_ADDRESS_MISMATCH, as set on
+# SSLCertVerificationError.verify_code.
+_VERIFY_NAME_MISMATCH = {62, 64}
 
 
 class ProbeError(Exception):
@@ -229,7 +230,7 @@ def probe_tls(host: str, port: int, timeout: float, ca_file: str | None = None, 
         raise ProbeError("tls_expired", **params)
     if now < info.not_before:
         raise ProbeError("tls_not_yet_valid", **params)
-    if verify_error.verify_code == _VERIFY_HOSTNAME_MISMATCH:
+    if verify_error.verify_code in _VERIFY_NAME_MISMATCH:
         raise ProbeError("tls_hostname_mismatch", **params)
     raise ProbeError("tls_untrusted", **params)
 
@@ -317,6 +318,8 @@ class _StunClient(asyncio.DatagramProtocol):
     def __init__(self) -> None:
         self.transport: asyncio.DatagramTransport | None = None
         self.transactions: dict[bytes, stun.Transaction] = {}
+        # Set when the kernel reports an ICMP error, such as "port unreachable", for the socket.
+        self.socket_error: asyncio.Future[OSError] = asyncio.get_running_loop().create_future()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
@@ -329,6 +332,10 @@ class _StunClient(asyncio.DatagramProtocol):
         transaction = self.transactions.get(message.transaction_id)
         if transaction is not None:
             transaction.response_received(message, (addr[0], addr[1]))
+
+    def error_received(self, exc: Exception) -> None:
+        if isinstance(exc, OSError) and not self.socket_error.done():
+            self.socket_error.set_result(exc)
 
     def send_stun(self, message: stun.Message, addr: tuple[str, int]) -> None:
         if self.transport is not None:
@@ -349,7 +356,8 @@ async def _resolve_ice_host(ice_url: IceUrl) -> tuple[int, str]:
 async def stun_binding(ice_url: IceUrl, timeout: float) -> tuple[str, int]:
     """Send a STUN Binding request over UDP and return the mapped address (XOR-MAPPED-ADDRESS).
 
-    Raises ProbeError stun_dns_failed, stun_timeout, stun_error or stun_unsupported.
+    Raises ProbeError stun_dns_failed, stun_refused (ICMP port unreachable), stun_timeout,
+    stun_error or stun_unsupported.
     """
     if ice_url.secure:
         raise ProbeError("stun_unsupported", url=ice_url.url)
@@ -361,9 +369,16 @@ async def stun_binding(ice_url: IceUrl, timeout: float) -> tuple[str, int]:
         request = stun.Message(message_method=stun.Method.BINDING, message_class=stun.Class.REQUEST)
         transaction = stun.Transaction(request, (address, ice_url.port), client)
         client.transactions[request.transaction_id] = transaction
+        run = asyncio.ensure_future(transaction.run())
+        done, _ = await asyncio.wait({run, client.socket_error}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        if run not in done:
+            run.cancel()
+            if client.socket_error in done:
+                raise ProbeError("stun_refused", **params)
+            raise ProbeError("stun_timeout", **params)
         try:
-            response, _ = await asyncio.wait_for(transaction.run(), timeout)
-        except (TimeoutError, stun.TransactionTimeout):
+            response, _ = run.result()
+        except stun.TransactionTimeout:
             raise ProbeError("stun_timeout", **params) from None
         except stun.TransactionFailed as exc:
             raise ProbeError("stun_error", error=_stun_error_text(exc), **params) from None

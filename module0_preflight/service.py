@@ -181,12 +181,21 @@ def probe_ice_servers(stun_urls: list[str], turn_urls: list[str], username: str,
         return []
 
     async def run_all() -> list[CheckResult]:
-        checks = [check_stun(url, timeout, required=False) for url in stun_urls]
+        checks = [check_stun(url, timeout, required=False) for url in stun_urls if _is_valid_ice_url(url)]
         if credential:
-            checks += [check_turn(url, username, credential, timeout, required=False) for url in turn_urls]
+            checks += [check_turn(url, username, credential, timeout, required=False) for url in turn_urls if _is_valid_ice_url(url)]
         return list(await asyncio.gather(*checks))
 
     return asyncio.run(run_all())
+
+
+def _is_valid_ice_url(url: str) -> bool:
+    # check_ice_settings already reports invalid urls, so the probes skip them.
+    try:
+        probes.parse_ice_url(url)
+    except ValueError:
+        return False
+    return True
 
 
 # --- The ICE servers document (GET /api/v1/ice-servers) ---
@@ -249,7 +258,11 @@ def validate_ice_document(document: Any, now: float | None = None) -> IceDocumen
             failures.append(CheckResult("ice_servers", FAIL, "ice_turn_without_credentials", {"index": index}))
             continue
         found.turn_servers += [(url, username, credential) for url in turn_urls]
-        findings += _check_rest_username(username, ttl if has_ttl else None, now)
+        for result in _check_rest_username(username, ttl if has_ttl else None, now):
+            if result.status == FAIL:
+                failures.append(result)
+            else:
+                findings.append(result)
 
     if not found.turn_servers and not any(result.code == "ice_turn_without_credentials" for result in failures):
         findings.append(CheckResult("ice_servers", WARN, "ice_no_turn", required=False))
