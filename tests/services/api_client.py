@@ -43,7 +43,10 @@ class ApiClient:
         headers = dict(headers or {})
         if self._test_client is not None:
             response = self._test_client.open(path, method=method, json=json, data=data, headers=headers, **kwargs)
-            return ApiResponse(response.status_code, response.headers, response.get_data())
+            body = response.get_data()
+            # Close the response so file-backed ones (static files) release their file.
+            response.close()
+            return ApiResponse(response.status_code, response.headers, body)
         response = self._session.request(method, self.base_url + path, json=json, data=data, headers=headers, timeout=30, **kwargs)
         return ApiResponse(response.status_code, response.headers, response.content)
 
