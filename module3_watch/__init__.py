@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import atexit
 import logging
+import threading
 import weakref
 from typing import Any, Mapping
 
@@ -15,6 +16,14 @@ logger = logging.getLogger(__name__)
 
 # A client that sends bigger WebSocket messages is disconnected; pages send none but {"type": "ping"}.
 WS_MAX_MESSAGE_SIZE = 4096
+
+
+class DaemonThread(threading.Thread):
+    """A thread that does not keep the interpreter alive at exit."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.daemon = True
 
 
 def register(app: Flask) -> None:
@@ -34,7 +43,12 @@ def register(app: Flask) -> None:
 
     # flask-sock opens every socket with these options: server pings keep
     # proxies from closing idle sockets and drop clients that stop answering.
-    app.config.setdefault("SOCK_SERVER_OPTIONS", {"ping_interval": app.config["WS_PING_INTERVAL"], "max_message_size": WS_MAX_MESSAGE_SIZE})
+    # Each socket also gets a reader thread that sleeps up to one ping interval
+    # after the socket closed; as a daemon it never holds up the process exit.
+    app.config.setdefault(
+        "SOCK_SERVER_OPTIONS",
+        {"ping_interval": app.config["WS_PING_INTERVAL"], "max_message_size": WS_MAX_MESSAGE_SIZE, "thread_class": DaemonThread},
+    )
     sock.init_app(app)
     app.register_blueprint(ws_blp)
 

@@ -112,7 +112,7 @@ class SocketRegistry:
         while self.open_count and time.monotonic() < deadline:
             time.sleep(0.05)
         remaining = self.open_count
-        if remaining:
+        if remaining and wait > 0:
             logger.warning("%d sockets still open %.1f s after shutdown began", remaining, wait)
         return remaining
 
