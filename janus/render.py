@@ -37,8 +37,8 @@ TEMPLATE_FILES = ("janus.jcfg", "janus.transport.http.jcfg", "janus.plugin.video
 VIDEOROOM_PLUGIN = "libjanus_videoroom.so"
 HTTP_TRANSPORT = "libjanus_http.so"
 
-# Where Debian (multiarch), other distributions and source builds install the
-# Janus libraries; the first one holding the videoroom plugin wins.
+# Install locations of the Janus libraries: Debian (multiarch), other
+# distributions, source builds. The first one with the videoroom plugin wins.
 LIB_DIR_PATTERNS = ("/usr/lib/*/janus", "/usr/lib/janus", "/usr/lib64/janus", "/usr/local/lib/janus", "/opt/janus/lib/janus")
 
 TARGETS = ("tests", "local", "vps")
@@ -46,7 +46,7 @@ TARGETS = ("tests", "local", "vps")
 
 @dataclass
 class TargetDefaults:
-    """What a target starts from before options and environment apply."""
+    """Defaults of one target, before options and environment apply."""
 
     http_port: int
     rtp_port_range: str
@@ -103,7 +103,7 @@ MESSAGES = {
 
 
 class RenderError(Exception):
-    """A value is missing or invalid; the message says which and what to set."""
+    """A value is missing or invalid. The message names it and what to set."""
 
 
 def language(environ: dict[str, str] | None = None) -> str:

@@ -8,10 +8,11 @@ long-polls ``GET /janus/<session>?maxev=N`` and routes each event either to the
 caller waiting for its transaction or to the listener of its handle, so the
 thread count does not depend on the number of handles.
 
-When the long-poll returns 458 or HTTP 404, the session is gone (Janus restarted
-or the session expired): the client opens a new session, tells every handle
-listener ``handle_lost`` and every session listener the old and new ids. While
-Janus is unreachable the pump retries with a growing delay and logs it.
+When the long-poll returns 458 or HTTP 404, the session is gone because Janus
+restarted or the session expired. The client then opens a new session, sends
+every handle listener ``handle_lost`` and passes every session listener the old
+and new ids. While Janus is unreachable the pump retries with a growing delay
+and logs it.
 """
 
 from __future__ import annotations
@@ -586,7 +587,7 @@ class JanusClient:
                 self._lost_session_id = None
                 listeners = list(self._session_listeners)
         if closed:
-            # close() ran while the session was being created, so nobody will use it.
+            # close() ran while the session was being created, so no caller will use it.
             self._destroy_quietly(new_session_id)
             return
 

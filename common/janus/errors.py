@@ -93,7 +93,7 @@ class JanusWebrtcState(JanusError):
 
 
 class JanusNotAcceptingSessions(JanusError):
-    """Janus error 472: Janus is not accepting new sessions (it is shutting down or was told so)."""
+    """Janus error 472: Janus is not accepting new sessions (it is shutting down, or the Admin API disabled them)."""
 
 
 class VideoRoomError(JanusError):

@@ -1,4 +1,4 @@
-"""What the Janus client hands to its callers: handle events and plugin replies."""
+"""Values the Janus client passes to its callers: handle events and plugin replies."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ class JanusEvent:
 
     ``kind`` is one of webrtcup, media, slowlink, hangup, detached, trickle,
     event (a plugin event, ``data`` is the plugin's data) or handle_lost.
-    For core events ``data`` holds the event's own members, for example
+    For core events ``data`` contains the event's own members, for example
     ``{"reason": "DTLS alert"}`` for hangup or ``{"mid": "0", "type": "video",
     "receiving": True}`` for media.
     """

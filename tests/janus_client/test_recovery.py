@@ -1,4 +1,4 @@
-"""A Janus restart mid-session: the client opens a new session and tells the listeners."""
+"""A Janus restart mid-session: the client opens a new session and notifies the listeners."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Client errors without a working Janus: a closed port, a server that never answers, bad arguments."""
+"""Client errors without a working Janus: a closed port, a server that never responds, bad arguments."""
 
 from __future__ import annotations
 
@@ -14,10 +14,10 @@ from tests.services.availability import free_port
 
 
 class SilentServer:
-    """Test double for a Janus that hangs: it accepts TCP connections and never answers.
+    """Test double for a Janus that hangs: it accepts TCP connections and never responds.
 
-    A real Janus cannot be made to stop answering on demand, so this stands in
-    for it to show that every wait of the client ends with JanusTimeout.
+    A real Janus cannot be made to hang on demand, so this double shows that
+    the client's waits end with JanusTimeout.
     """
 
     def __init__(self) -> None:
@@ -50,8 +50,8 @@ def silent_server():
     server.close()
 
 
-# The client must give up after its timeout; the margin only absorbs a loaded
-# machine, so a client that waits forever (or for the 30 s poll) still fails.
+# The client must give up after its timeout. The margin only absorbs a loaded
+# machine, so a client that waits forever, or for a 30 s long-poll, still fails.
 TIMEOUT_MARGIN = 5.0
 
 

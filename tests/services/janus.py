@@ -25,8 +25,8 @@ from tests.services.availability import free_port, require_binary, require_herme
 REPO = Path(__file__).resolve().parents[2]
 RENDER = REPO / "janus" / "render.py"
 
-# Janus answers /info about 0.1 s after start on an idle machine; the margin is
-# for a loaded 2-core CI runner.
+# Janus serves /info about 0.1 s after start on an idle machine (Debian 12,
+# 2 cores). The margin is for a loaded CI runner.
 READY_TIMEOUT = 20.0
 STOP_TIMEOUT = 10.0
 
@@ -75,7 +75,7 @@ class JanusServer:
             pytest.fail(f"janus/render.py tests failed: {result.stderr.strip()}", pytrace=False)
 
     def start(self) -> "JanusServer":
-        """Start Janus on this server's port and wait until GET /info answers."""
+        """Start Janus on this server's port and wait until GET /info responds."""
         if self.pid is not None:
             return self
         stdout = open(self.run_dir / "janus.stdout", "ab")
