@@ -1,0 +1,247 @@
+"""End to end: an aiortc publisher -> backend -> Janus -> aiortc viewers, through the backend's HTTP API alone.
+
+Everything runs inside the hermetic network namespace
+(``scripts/hermetic-run .venv/bin/pytest tests/module3_watch``): a real Janus,
+the complete backend served in a thread, and aiortc peers whose only address
+is 127.0.0.2.
+"""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Callable
+
+import pytest
+import requests
+
+from common.db import db
+from common.janus.errors import JanusHandleNotFound
+from module3_watch.models import Viewer
+from tests.services.media import VIDEO_HEIGHT, VIDEO_WIDTH, FrameCountingSubscriber, SyntheticPublisher
+
+pytestmark = [pytest.mark.janus, pytest.mark.media]
+
+# Bounded waits for what happens asynchronously. Generous because other suites
+# share the 2-core machine; only the frame check below has a deadline of its own.
+EVENT_WAIT = 30.0
+# Each viewer must decode this many frames at the published size within FRAMES_DEADLINE seconds.
+FRAMES = 60
+FRAMES_DEADLINE = 10.0
+HTTP_TIMEOUT = 30.0
+
+
+class Backend:
+    """The complete app served in a thread, reached over HTTP like a real client."""
+
+    def __init__(self, app: Any, url: str, port: int) -> None:
+        self.app = app
+        self.url = url
+        self.port = port
+
+    def post(self, path: str, body: Any = None, token: str | None = None) -> requests.Response:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return requests.post(self.url + path, json=body, headers=headers, timeout=HTTP_TIMEOUT)
+
+    def get_json(self, path: str) -> dict[str, Any]:
+        response = requests.get(self.url + path, timeout=HTTP_TIMEOUT)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    def create_stream(self, **fields: Any) -> tuple[dict[str, Any], str]:
+        response = self.post("/api/v1/streams", {"title": "Clase en directo", **fields})
+        assert response.status_code == 201, response.text
+        body = response.json()
+        return body, body.pop("publishToken")
+
+    def viewer_handles(self, stream_id: str) -> list[int]:
+        """Janus handle ids of every viewer row of the stream (read in-process: the API never shows them)."""
+        with self.app.app_context():
+            return [handle for (handle,) in db.session.query(Viewer.handle_id).filter(Viewer.stream_id == stream_id, Viewer.handle_id.is_not(None))]
+
+
+@pytest.fixture
+def make_backend(make_app, live_server_factory, janus_server) -> Callable[..., Backend]:
+    def make(**settings: Any) -> Backend:
+        app = make_app(JANUS_URL=janus_server.url, **settings)
+        server = live_server_factory(app)
+        return Backend(app, server.url, server.port)
+
+    return make
+
+
+@pytest.fixture
+def backend(make_backend) -> Backend:
+    return make_backend()
+
+
+@pytest.fixture
+def peers():
+    """aiortc peers made by the test; all are closed when it ends."""
+    made: list[Any] = []
+
+    def make(kind: type) -> Any:
+        peer = kind()
+        made.append(peer)
+        return peer
+
+    yield make
+    for peer in made:
+        peer.close()
+
+
+def wait_for(read: Callable[[], Any], condition: Callable[[Any], bool], what: str, timeout: float = EVENT_WAIT) -> Any:
+    deadline = time.monotonic() + timeout
+    value = read()
+    while not condition(value):
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout:g} s waiting for {what}; last: {value}")
+        time.sleep(0.1)
+        value = read()
+    return value
+
+
+def publish_live(backend: Backend, peers: Callable[[type], Any], **fields: Any) -> tuple[dict[str, Any], str, Any]:
+    """Create a stream, publish a synthetic camera to it and wait until it is LIVE."""
+    stream, token = backend.create_stream(**fields)
+    publisher = peers(SyntheticPublisher)
+    publisher.publish(backend.url, stream["id"], token)
+    wait_for(lambda: backend.get_json(f"/api/v1/streams/{stream['id']}")["status"], lambda status: status == "LIVE", "the stream to go LIVE")
+    return stream, token, publisher
+
+
+def handle_gone(backend: Backend, handle_id: int) -> bool:
+    """Ask Janus about the handle through the backend's own Janus session: True once Janus no longer has it."""
+    try:
+        backend.app.extensions["janus_client"].trickle(handle_id, {"completed": True})
+    except JanusHandleNotFound:
+        return True
+    return False
+
+
+def summary(message: dict[str, Any]) -> tuple[str, Any]:
+    data = message["data"]
+    value = {"snapshot": data.get("status"), "stream.status": data.get("status"), "viewers.count": data.get("viewerCount"), "session.state": data.get("state")}
+    return message["type"], value[message["type"]]
+
+
+def test_two_viewers_watch_until_stream_ends(backend, peers, open_socket):
+    stream, token = backend.create_stream()
+    events = open_socket(f"ws://127.0.0.1:{backend.port}/ws/streams/{stream['id']}")
+    assert summary(events.receive()) == ("snapshot", "CREATED")
+    publisher = peers(SyntheticPublisher)
+    publisher.publish(backend.url, stream["id"], token)
+    wait_for(lambda: backend.get_json(f"/api/v1/streams/{stream['id']}")["status"], lambda status: status == "LIVE", "the stream to go LIVE")
+
+    viewers = [peers(FrameCountingSubscriber), peers(FrameCountingSubscriber)]
+    for viewer in viewers:
+        viewer.subscribe(backend.url, stream["id"])
+    stats = [viewer.wait_for_frames(FRAMES, timeout=FRAMES_DEADLINE) for viewer in viewers]
+
+    for result in stats:
+        assert result.video_frames >= FRAMES
+        assert (result.width, result.height) == (VIDEO_WIDTH, VIDEO_HEIGHT)
+    assert backend.get_json(f"/api/v1/streams/{stream['id']}")["viewerCount"] == 2
+    for viewer in viewers:
+        wait_for(lambda: backend.get_json(f"/api/v1/viewers/{viewer.viewer['id']}")["state"], lambda state: state == "WATCHING", "webrtcup")
+    handles = backend.viewer_handles(stream["id"])
+    assert len(handles) == 2
+
+    assert backend.post(f"/api/v1/streams/{stream['id']}/end", token=token).status_code == 200
+    messages = [summary(message) for message in events.receive_until_closed()]
+
+    assert events.close_code == 1000
+    statuses = [value for kind, value in messages if kind == "stream.status"]
+    counts = [value for kind, value in messages if kind == "viewers.count"]
+    assert statuses == ["LIVE", "ENDED"]
+    assert counts == [1, 2, 1, 0]
+    # Order: LIVE, then both viewers join; they are gone before ENDED, which comes last.
+    assert messages.index(("stream.status", "LIVE")) < messages.index(("viewers.count", 1))
+    assert messages.index(("viewers.count", 2)) < messages.index(("viewers.count", 0)) < messages.index(("stream.status", "ENDED"))
+    assert messages[-1] == ("stream.status", "ENDED")
+    assert ("session.state", "CONNECTED") in messages
+    assert backend.get_json(f"/api/v1/streams/{stream['id']}")["viewerCount"] == 0
+    for viewer in viewers:
+        row = backend.get_json(f"/api/v1/viewers/{viewer.viewer['id']}")
+        assert (row["state"], row["reason"]) == ("LEFT", "stream_ended")
+    for handle_id in handles:
+        wait_for(lambda: handle_gone(backend, handle_id), bool, f"Janus to drop viewer handle {handle_id}")
+
+
+def test_fifty_joins_through_api(db_backend, backend, peers):
+    stream, _token, _publisher = publish_live(backend, peers, maxViewers=10)
+
+    def join(_index: int) -> requests.Response:
+        return backend.post(f"/api/v1/streams/{stream['id']}/viewers", {})
+
+    with ThreadPoolExecutor(max_workers=50) as pool:
+        responses = list(pool.map(join, range(50)))
+
+    joined = [response.json() for response in responses if response.status_code == 201]
+    rejected = [response.json() for response in responses if response.status_code != 201]
+    assert len(joined) == 10
+    assert len(rejected) == 40
+    assert {(problem["status"], problem["code"]) for problem in rejected} == {(409, "viewer_limit_reached")}
+    assert all(viewer["offer"]["type"] == "offer" and viewer["offer"]["sdp"].startswith("v=0") for viewer in joined)
+    assert backend.get_json(f"/api/v1/streams/{stream['id']}")["viewerCount"] == 10
+
+    handles = backend.viewer_handles(stream["id"])
+    for viewer in joined:
+        assert requests.delete(f"{backend.url}/api/v1/viewers/{viewer['id']}", timeout=HTTP_TIMEOUT).status_code == 204
+    assert backend.get_json(f"/api/v1/streams/{stream['id']}")["viewerCount"] == 0
+    for handle_id in handles:
+        assert handle_gone(backend, handle_id)
+
+
+def test_viewer_closing_its_connection_frees_slot(backend, peers):
+    stream, _token, _publisher = publish_live(backend, peers)
+    viewer = peers(FrameCountingSubscriber)
+    viewer.subscribe(backend.url, stream["id"])
+    viewer.wait_for_frames(10, timeout=EVENT_WAIT)
+    viewer_id = viewer.viewer["id"]
+
+    viewer.close()
+
+    row = wait_for(lambda: backend.get_json(f"/api/v1/viewers/{viewer_id}"), lambda body: body["state"] in ("LEFT", "FAILED"), "Janus to report the hangup")
+    assert row["reason"].startswith("hangup")
+    assert backend.get_json(f"/api/v1/streams/{stream['id']}")["viewerCount"] == 0
+
+
+def test_unanswered_viewer_times_out(make_backend, peers):
+    backend = make_backend(VIEWER_ANSWER_TIMEOUT=1.0)
+    stream, _token, _publisher = publish_live(backend, peers)
+
+    response = backend.post(f"/api/v1/streams/{stream['id']}/viewers", {})
+    assert response.status_code == 201, response.text
+    viewer_id = response.json()["id"]
+    (handle_id,) = backend.viewer_handles(stream["id"])
+
+    row = wait_for(lambda: backend.get_json(f"/api/v1/viewers/{viewer_id}"), lambda body: body["state"] != "JOINING", "the answer timeout")
+    assert (row["state"], row["reason"]) == ("FAILED", "answer_timeout")
+    assert backend.get_json(f"/api/v1/streams/{stream['id']}")["viewerCount"] == 0
+    wait_for(lambda: handle_gone(backend, handle_id), bool, "Janus to drop the handle")
+
+
+def test_viewer_rejoins_after_publisher_returns(make_backend, peers):
+    backend = make_backend(RECONNECT_WINDOW=60.0)
+    stream, token, publisher = publish_live(backend, peers)
+    first = peers(FrameCountingSubscriber)
+    first.subscribe(backend.url, stream["id"])
+    first.wait_for_frames(10, timeout=EVENT_WAIT)
+
+    # The publisher hangs up; the stream stays LIVE during its reconnect window.
+    assert requests.delete(f"{backend.url}/api/v1/sessions/{publisher.session['id']}", headers={"Authorization": f"Bearer {token}"}, timeout=HTTP_TIMEOUT).status_code in (200, 204)
+    row = wait_for(lambda: backend.get_json(f"/api/v1/viewers/{first.viewer['id']}"), lambda body: body["state"] != "WATCHING", "the viewer to leave with its publisher")
+    assert (row["state"], row["reason"]) == ("LEFT", "publisher_left")
+    assert backend.get_json(f"/api/v1/streams/{stream['id']}")["status"] == "LIVE"
+    joined_too_early = backend.post(f"/api/v1/streams/{stream['id']}/viewers", {})
+    assert (joined_too_early.status_code, joined_too_early.json()["code"]) == (409, "stream_not_live")
+
+    returning = peers(SyntheticPublisher)
+    session = returning.publish(backend.url, stream["id"], token)
+    wait_for(lambda: backend.get_json(f"/api/v1/sessions/{session['id']}")["state"], lambda state: state == "CONNECTED", "the publisher to reconnect")
+    second = peers(FrameCountingSubscriber)
+    second.subscribe(backend.url, stream["id"])
+
+    assert second.wait_for_frames(FRAMES, timeout=EVENT_WAIT).video_frames >= FRAMES
+    assert backend.get_json(f"/api/v1/streams/{stream['id']}")["viewerCount"] == 1
