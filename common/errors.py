@@ -238,8 +238,25 @@ def _handle_unexpected(error: Exception) -> Response:
     return problem_response("internal_error")
 
 
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+
+
+def _require_json_body() -> None:
+    """Reject a non-JSON request body on /api/ routes with 415.
+
+    webargs reads only JSON bodies and would treat a form or text body as empty,
+    which turns a wrong Content-Type into misleading "missing field" errors.
+    """
+    if request.method not in _BODY_METHODS or not request.path.startswith("/api/"):
+        return
+    has_body = bool(request.content_length) or "chunked" in request.headers.get("Transfer-Encoding", "").lower()
+    if has_body and not request.is_json:
+        raise ApiError("unsupported_media_type")
+
+
 def init_errors(app: Flask) -> None:
-    """Answer every error raised in a request as problem+json."""
+    """Answer every error raised in a request as problem+json, and reject non-JSON API bodies."""
+    app.before_request(_require_json_body)
     app.register_error_handler(ApiError, _handle_api_error)
     app.register_error_handler(HTTPException, _handle_http_exception)
     app.register_error_handler(Exception, _handle_unexpected)
