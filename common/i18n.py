@@ -33,7 +33,13 @@ def select_locale() -> str:
         return default
     if explicit in SUPPORTED_LOCALES:
         return explicit
-    return request.accept_languages.best_match(SUPPORTED_LOCALES) or default
+    # Match on the primary subtag in quality order: Werkzeug's best_match would pick an
+    # exact "en;q=0.5" over "es-MX", which a Spanish speaker's browser may send alone.
+    for language, _quality in request.accept_languages:
+        primary = language.replace("_", "-").split("-")[0].lower()
+        if primary in SUPPORTED_LOCALES:
+            return primary
+    return default
 
 
 def compile_catalogs_if_stale() -> None:
