@@ -22,7 +22,7 @@ $(STAMP): pyproject.toml
 
 translations: $(STAMP)
 	@for dir in common/translations module*/translations; do \
-		[ -d "$$dir" ] && $(BIN)/pybabel compile --use-fuzzy -q -d "$$dir" -D messages || true; \
+		[ -d "$$dir" ] && $(BIN)/pybabel -q compile --use-fuzzy -d "$$dir" -D messages || true; \
 	done
 
 run: translations
