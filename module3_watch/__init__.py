@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import atexit
-import logging
 import threading
 import weakref
 from typing import Any, Mapping
@@ -11,8 +10,6 @@ from typing import Any, Mapping
 from flask import Flask
 
 from common.app import create_base_app, finish_app, register_api_blueprint
-
-logger = logging.getLogger(__name__)
 
 # A client that sends bigger WebSocket messages is disconnected; pages send none but {"type": "ping"}.
 WS_MAX_MESSAGE_SIZE = 4096
@@ -29,7 +26,6 @@ class DaemonThread(threading.Thread):
 def register(app: Flask) -> None:
     """Register module 2's chain, then module 3's viewers API, WebSocket routes and pages."""
     from module2_session import register as register_previous
-    from module2_session import models as _session_models  # noqa: F401  (module 3 reads stream_sessions)
     from module3_watch import models  # noqa: F401  (declares the viewer tables before create_all)
     from module3_watch import service
     from module3_watch.pages import pages_blp
@@ -61,24 +57,9 @@ def register(app: Flask) -> None:
     bus.add_listener(worker.on_bus_event)
     bus.add_listener(registry.forward_to_firehose)
     _close_sockets_at_exit(registry)
-    _reset_viewers_of_previous_process(app)
-
-
-def _reset_viewers_of_previous_process(app: Flask) -> None:
-    """Fail the viewers an earlier backend process left active, as module 2 does with its sessions.
-
-    Their Janus handles died with that process's Janus session. On a fresh
-    database the tables do not exist yet and there is nothing to reset.
-    """
-    from sqlalchemy import inspect
-
-    from common.db import db
-    from module3_watch.service import reset_after_restart
-
-    with app.app_context():
-        if inspect(db.engine).has_table("viewers"):
-            reset_after_restart(db.session)
-        db.session.remove()
+    # On the first request, like module 2's reconciliation: CLI commands build
+    # the app too and must not touch the viewers of a server that is running.
+    app.before_request(worker.reset_once)
 
 
 def _close_sockets_at_exit(registry: Any) -> None:

@@ -12,9 +12,11 @@ viewer's current state.
 from __future__ import annotations
 
 import logging
+import threading
 from typing import Any, Callable
 
 from flask import Flask
+from sqlalchemy import inspect
 
 from common.db import db
 from module2_session.timers import JobScheduler
@@ -30,6 +32,8 @@ class ViewerWorker:
     def __init__(self, app: Flask) -> None:
         self.app = app
         self.jobs = JobScheduler(name="module3-viewers")
+        self._reset_done = False
+        self._reset_lock = threading.Lock()
 
     @property
     def _bus(self) -> Any:
@@ -149,6 +153,22 @@ class ViewerWorker:
                 reason = "publisher_left" if service.is_live(db.session, stream_id) else "stream_ended"
                 released = service.finish_stream_viewers(db.session, self._bus, stream_id, LEFT, reason, feed_id=feed_id)
             self.detach_later(released)
+
+    def reset_once(self) -> None:
+        """Fail the viewers an earlier backend process left active (runs before the first request).
+
+        Their Janus handles died with that process's Janus session, as module 2's
+        publisher sessions did. On a fresh database there is no table and nothing to do.
+        """
+        if self._reset_done:
+            return
+        with self._reset_lock:
+            if self._reset_done:
+                return
+            with self.app.app_context():
+                if inspect(db.engine).has_table("viewers"):
+                    service.reset_after_restart(db.session)
+            self._reset_done = True
 
     def stop(self) -> None:
         """Drop pending jobs and stop the worker thread."""

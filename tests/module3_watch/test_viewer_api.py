@@ -408,3 +408,20 @@ def test_media_stop_times_out(make_app):
 
     assert viewer_row(app, stopped).reason == "media_timeout"
     assert viewer_row(app, resumed).state == WATCHING
+
+
+def test_viewers_of_earlier_process_reset_on_first_request(make_app):
+    from tests.module3_watch.conftest import create_stream
+    from tests.services.api_client import ApiClient
+
+    earlier = make_app()
+    stream, _token = create_stream(ApiClient(app=earlier))
+    viewer_id = add_viewer(earlier, stream["id"], WATCHING)
+
+    # Building an app (as CLI commands do) leaves the viewers alone; its first request resets them.
+    later = make_app()
+    assert viewer_row(later, viewer_id).state == WATCHING
+    api = ApiClient(app=later)
+
+    assert viewer_count(api, stream["id"]) == 0
+    assert (viewer_row(later, viewer_id).state, viewer_row(later, viewer_id).reason) == (FAILED, "server_restarted")
