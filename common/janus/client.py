@@ -135,6 +135,7 @@ class JanusClient:
         self._pump: threading.Thread | None = None
         self._stopping = threading.Event()
         self._reachable = False
+        self._closed = False
 
     # -- lifecycle -----------------------------------------------------------
 
@@ -162,6 +163,7 @@ class JanusClient:
         if self.running:
             return
         self._stopping = threading.Event()
+        self._closed = False
         session_id = self._create_session()
         with self._lock:
             self._session_id = session_id
@@ -184,6 +186,7 @@ class JanusClient:
         with self._lock:
             # Under the lock, so the pump cannot replace the session after this.
             self._stopping.set()
+            self._closed = True
             session_id = self._session_id
             self._session_id = None
         if session_id is not None:
@@ -364,6 +367,8 @@ class JanusClient:
     def _require_session(self) -> int:
         session_id = self._session_id
         if session_id is None:
+            if self._closed:
+                raise JanusUnavailable("the Janus client is closed")
             if self._pump is None:
                 raise RuntimeError("JanusClient.start() must be called before sending requests")
             raise JanusSessionLost("the Janus session was lost and a new one is not open yet")

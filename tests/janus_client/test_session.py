@@ -8,7 +8,7 @@ import pytest
 import requests
 
 from common.janus import VIDEOROOM_PLUGIN, VideoRoom
-from common.janus.errors import JanusHandleNotFound, JanusPluginError
+from common.janus.errors import JanusHandleNotFound, JanusPluginError, JanusUnavailable
 
 pytestmark = pytest.mark.janus
 
@@ -68,6 +68,15 @@ def test_close_destroys_session(janus_server, make_client):
     assert reply["error"]["code"] == 458
     assert client.session_id is None
     assert not client.running
+
+
+def test_requests_after_close_unavailable(janus_server, make_client):
+    client = make_client(janus_server.url)
+    client.start()
+    client.close()
+
+    with pytest.raises(JanusUnavailable):
+        client.attach(VIDEOROOM_PLUGIN)
 
 
 @pytest.mark.parametrize(
