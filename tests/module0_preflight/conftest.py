@@ -85,7 +85,7 @@ def turn_secret(base_url: str) -> str:
 
 
 class _JanusInfoHandler(BaseHTTPRequestHandler):
-    """Answer GET <path>/info with the body in ``server.info_body``."""
+    """Return ``server.info_body`` as JSON for GET <path>/info, and 404 for any other path."""
 
     def do_GET(self) -> None:  # noqa: N802 (the http.server API names it so)
         body = json.dumps(self.server.info_body).encode()  # type: ignore[attr-defined]
@@ -115,8 +115,8 @@ JANUS_INFO = {
 def janus_info_stub() -> Iterator[Callable[[dict], str]]:
     """Serve a fixed GET /janus/info reply on 127.0.0.1 and return its Janus URL.
 
-    A test double: it stands in for Janus where a test needs "Janus answers /info" or a
-    reply Janus gives only when misconfigured (no videoroom plugin, an api_secret error).
+    A test double: it replaces Janus where a test needs a working /info, or a reply that a
+    real Janus returns only when misconfigured (no videoroom plugin, an api_secret error).
     Readiness against a real Janus is tested with the janus_server fixture.
     """
     servers: list[ThreadingHTTPServer] = []

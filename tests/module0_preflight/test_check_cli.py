@@ -161,7 +161,7 @@ def test_check_without_turn_warns(run_check, backend) -> None:
 
 
 def test_check_not_a_backend(run_check, janus_info_stub) -> None:
-    # The Janus stand-in answers 404 on /health: any web server that is not this backend.
+    # The Janus test double returns 404 for /health, like any web server that is not this backend.
     janus_url = janus_info_stub(JANUS_INFO)
     other_server = janus_url.removesuffix("/janus")
 

@@ -52,7 +52,7 @@ def test_ready_names_problem_cause_and_next_step(api: ApiClient) -> None:
             assert "cause" not in check
 
 
-# (what answers at JANUS_URL, JANUS_REQUIRED, status, janus status, janus code)
+# (server at JANUS_URL, JANUS_REQUIRED, status, janus status, janus code)
 JANUS_ROWS = [
     ("nothing", True, 503, "fail", "janus_unreachable"),
     ("nothing", False, 200, "fail", "janus_unreachable"),
