@@ -470,10 +470,10 @@ def format_address(address: tuple[str, int] | None) -> str:
 
 def _describe(exc: BaseException) -> str:
     """Return a short, secret-free text for ``exc``: its reason or message, else its class name."""
+    if isinstance(exc, ssl.SSLCertVerificationError) and exc.verify_message:
+        return exc.verify_message
     reason = getattr(exc, "reason", None)
     if isinstance(reason, str) and reason:
         return reason
-    if isinstance(exc, ssl.SSLCertVerificationError) and exc.verify_message:
-        return exc.verify_message
     text = str(exc.args[-1] if isinstance(exc, OSError) and exc.args and isinstance(exc.args[-1], str) else exc)
     return text or exc.__class__.__name__

@@ -135,6 +135,25 @@ def test_check_turn_down_times_out(run_check, backend, coturn_factory) -> None:
     assert [entry["code"] for entry in result.checks("stun")] == ["stun_refused"]
 
 
+@pytest.mark.coturn
+@pytest.mark.parametrize(("trusted", "exit_code", "code"), [(True, 0, "turn_ok"), (False, 1, "turn_tls_failed")], ids=["with-ca-file", "without-ca-file"])
+def test_check_turn_over_tls(run_check, backend, coturn_factory, test_ca, ca_file: str, tmp_path: Path, trusted: bool, exit_code: int, code: str) -> None:
+    leaf = test_ca.issue_cert("127.0.0.1")
+    certificate, key = tmp_path / "turn-cert.pem", tmp_path / "turn-key.pem"
+    leaf.private_key_and_cert_chain_pem.write_to_path(str(certificate))
+    leaf.private_key_pem.write_to_path(str(key))
+    server = coturn_factory(tls_certificate=certificate, tls_key=key)
+    url = backend(STUN_URLS=[], TURN_URLS=[server.turns_url], TURN_SECRET=server.secret)
+    arguments = ["--ca-file", ca_file] if trusted else []
+
+    result = run_check("--backend", url, "--json", *arguments)
+    turn_checks = result.checks("turn")
+
+    assert result.exit_code == exit_code
+    assert [entry["code"] for entry in turn_checks] == [code]
+    assert turn_checks[0]["data"]["transport"] == "tls"
+
+
 # --- Backend problems ---
 
 

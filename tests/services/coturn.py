@@ -16,7 +16,7 @@ import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Any, Callable, Iterator
 
 import pytest
 
@@ -41,6 +41,7 @@ class Coturn:
     pid: int
     log_path: Path
     process: subprocess.Popen = field(repr=False)
+    tls_port: int | None = None
 
     @property
     def stun_url(self) -> str:
@@ -53,6 +54,13 @@ class Coturn:
     @property
     def turn_tcp_url(self) -> str:
         return f"turn:{self.host}:{self.port}?transport=tcp"
+
+    @property
+    def turns_url(self) -> str:
+        """The TURN over TLS url; only when started with a certificate."""
+        if self.tls_port is None:
+            raise RuntimeError("this coturn was started without TLS: pass tls_certificate and tls_key")
+        return f"turns:{self.host}:{self.tls_port}?transport=tcp"
 
     @property
     def urls(self) -> dict[str, list[str]]:
@@ -86,8 +94,18 @@ def _listening(host: str, port: int) -> bool:
         return False
 
 
-def start_coturn(workdir: Path, secret: str | None = None, relay_ip: str | None = None) -> Coturn:
-    """Start turnserver in ``workdir`` and wait until it listens; stop it with stop_coturn."""
+def start_coturn(
+    workdir: Path,
+    secret: str | None = None,
+    relay_ip: str | None = None,
+    tls_certificate: Path | None = None,
+    tls_key: Path | None = None,
+) -> Coturn:
+    """Start turnserver in ``workdir`` and wait until it listens; stop it with stop_coturn.
+
+    With ``tls_certificate`` (PEM chain) and ``tls_key``, coturn also serves TURN over TLS
+    on its own port; without them it runs with --no-tls.
+    """
     binary = require_binary("turnserver", "coturn")
     host = "127.0.0.1"
     port = free_port()
@@ -109,7 +127,6 @@ def start_coturn(workdir: Path, secret: str | None = None, relay_ip: str | None 
         "--use-auth-secret",
         f"--static-auth-secret={secret}",
         f"--realm={REALM}",
-        "--no-tls",
         "--no-dtls",
         "--no-cli",
         # RFC 5780 would open a second listening port (port + 1) that may not be free.
@@ -121,14 +138,20 @@ def start_coturn(workdir: Path, secret: str | None = None, relay_ip: str | None 
         "--simple-log",
         "--no-stdout-log",
     ]
+    tls_port = None
+    if tls_certificate is not None and tls_key is not None:
+        tls_port = free_port()
+        command += [f"--tls-listening-port={tls_port}", f"--cert={tls_certificate}", f"--pkey={tls_key}"]
+    else:
+        command.append("--no-tls")
     process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=workdir)
-    server = Coturn(host, port, secret, REALM, relay_ip, min_port, max_port, process.pid, log_path, process)
+    server = Coturn(host, port, secret, REALM, relay_ip, min_port, max_port, process.pid, log_path, process, tls_port)
 
     deadline = time.monotonic() + START_TIMEOUT
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"turnserver exited with status {process.returncode} while starting:\n{server.log()}")
-        if _listening(host, port):
+        if _listening(host, port) and (tls_port is None or _listening(host, tls_port)):
             return server
         time.sleep(0.1)
     stop_coturn(server)
@@ -149,10 +172,10 @@ def stop_coturn(server: Coturn) -> None:
 
 @pytest.fixture
 def coturn_factory(tmp_path: Path) -> Iterator[Callable[..., Coturn]]:
-    """Start coturn servers (``secret=``, ``relay_ip=`` optional); all stop when the test ends."""
+    """Start coturn servers (options as for start_coturn); all stop when the test ends."""
     servers: list[Coturn] = []
 
-    def start(**options: str) -> Coturn:
+    def start(**options: Any) -> Coturn:
         server = start_coturn(tmp_path / f"coturn-{len(servers)}", **options)
         servers.append(server)
         return server
