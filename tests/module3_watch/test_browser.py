@@ -8,7 +8,7 @@ namespace's 127.0.0.2.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import pytest
 import requests
@@ -33,20 +33,32 @@ PAGE_TIMEOUT_MS = 60_000
 
 
 @pytest.fixture
-def browser(tmp_path: Path) -> Iterator[Any]:
-    """A headless Debian Chromium context with a fake camera and a fresh profile."""
+def chromium(tmp_path: Path) -> Iterator[Callable[[], Any]]:
+    """Open headless Debian Chromium contexts, each with a fake camera and a fresh profile."""
     require_hermetic_netns()
     executable = require_binary("chromium", "chromium")
     sync_api = pytest.importorskip("playwright.sync_api")
+    contexts: list[Any] = []
 
     with sync_api.sync_playwright() as playwright:
-        context = playwright.chromium.launch_persistent_context(
-            str(tmp_path / "chromium-profile"), executable_path=executable, headless=True, args=CHROMIUM_FLAGS
-        )
+
+        def new_context() -> Any:
+            profile = tmp_path / f"chromium-profile-{len(contexts)}"
+            context = playwright.chromium.launch_persistent_context(str(profile), executable_path=executable, headless=True, args=CHROMIUM_FLAGS)
+            contexts.append(context)
+            return context
+
         try:
-            yield context
+            yield new_context
         finally:
-            context.close()
+            for context in contexts:
+                context.close()
+
+
+@pytest.fixture
+def browser(chromium: Callable[[], Any]) -> Any:
+    """One Chromium context (tabs share its camera permission)."""
+    return chromium()
 
 
 def wait_state(page: Any, element_id: str, state: str) -> None:
@@ -54,23 +66,32 @@ def wait_state(page: Any, element_id: str, state: str) -> None:
     page.wait_for_selector(f'#{element_id}[data-state="{state}"]', timeout=PAGE_TIMEOUT_MS)
 
 
+def start_publishing(page: Any, server_url: str) -> str:
+    """Create a stream, publish the fake camera from the publish page and return the stream id."""
+    created = requests.post(server_url + "/api/v1/streams", json={"title": "Clase desde el navegador"}, timeout=30).json()
+    page.goto(f"{server_url}/publish/{created['id']}#token={created['publishToken']}")
+    wait_state(page, "publish-state", "camera")
+    page.click("#publish")
+    wait_state(page, "publish-state", "publishing")
+    wait_state(page, "stream-status", "LIVE")
+    return created["id"]
+
+
+def wait_playing(page: Any, server_url: str, stream_id: str) -> None:
+    """Open the watch page and wait until its video plays (currentTime advances by a second)."""
+    page.goto(f"{server_url}/watch/{stream_id}")
+    wait_state(page, "watch-state", "playing")
+    started_at = page.evaluate("document.getElementById('remote').currentTime")
+    page.wait_for_function(f"document.getElementById('remote').currentTime > {started_at} + 1", timeout=PAGE_TIMEOUT_MS)
+
+
 def test_publish_page_and_watch_page(browser, make_app, live_server_factory, janus_server):
     server = live_server_factory(make_app(JANUS_URL=janus_server.url))
-    created = requests.post(server.url + "/api/v1/streams", json={"title": "Clase desde el navegador"}, timeout=30).json()
-    stream_id, token = created["id"], created["publishToken"]
-
     publish_page = browser.new_page()
-    publish_page.goto(f"{server.url}/publish/{stream_id}#token={token}")
-    wait_state(publish_page, "publish-state", "camera")
-    publish_page.click("#publish")
-    wait_state(publish_page, "publish-state", "publishing")
-    wait_state(publish_page, "stream-status", "LIVE")
+    stream_id = start_publishing(publish_page, server.url)
 
     watch_page = browser.new_page()
-    watch_page.goto(f"{server.url}/watch/{stream_id}")
-    wait_state(watch_page, "watch-state", "playing")
-    started_at = watch_page.evaluate("document.getElementById('remote').currentTime")
-    watch_page.wait_for_function(f"document.getElementById('remote').currentTime > {started_at} + 1", timeout=PAGE_TIMEOUT_MS)
+    wait_playing(watch_page, server.url, stream_id)
 
     video = watch_page.evaluate("(() => { const v = document.getElementById('remote'); return {width: v.videoWidth, height: v.videoHeight, paused: v.paused}; })()")
     assert video["width"] > 0
@@ -85,6 +106,17 @@ def test_publish_page_and_watch_page(browser, make_app, live_server_factory, jan
     wait_state(watch_page, "watch-state", "ended")
     wait_state(watch_page, "stream-status", "ENDED")
     assert requests.get(f"{server.url}/api/v1/streams/{stream_id}", timeout=30).json()["viewerCount"] == 0
+
+
+def test_viewer_without_camera_permission_plays(chromium, make_app, live_server_factory, janus_server):
+    """A viewer in its own browser profile, which never asked for the camera or microphone, plays too."""
+    server = live_server_factory(make_app(JANUS_URL=janus_server.url))
+    stream_id = start_publishing(chromium().new_page(), server.url)
+
+    watch_page = chromium().new_page()
+    wait_playing(watch_page, server.url, stream_id)
+
+    assert watch_page.evaluate("document.getElementById('remote').videoWidth") > 0
 
 
 def test_dashboard_updates_live(browser, make_app, live_server_factory):
