@@ -16,6 +16,7 @@ from babel.support import Translations
 from module0_preflight import check
 from module0_preflight.check import TRANSLATIONS_DIR
 from tests.module0_preflight.conftest import JANUS_INFO
+from tests.services.availability import require_hermetic_netns
 from tests.services.coturn import Coturn
 
 REPO = Path(__file__).resolve().parents[2]
@@ -155,6 +156,20 @@ def test_check_turn_over_tls(run_check, backend, coturn_factory, test_ca, ca_fil
 
 
 # --- Backend problems ---
+
+
+@pytest.mark.media
+def test_check_dns_failure(run_check) -> None:
+    # Only in the hermetic namespace: there the resolver is unreachable, so the lookup fails
+    # without a packet leaving the machine.
+    require_hermetic_netns()
+
+    result = run_check("--backend", "https://stream.course.invalid", "--json")
+
+    assert result.exit_code == 1
+    assert [entry["code"] for entry in result.checks("dns")] == ["dns_failed"]
+    assert [entry["status"] for entry in result.checks("tls")] == ["skip"]
+    assert [entry["status"] for entry in result.checks("health")] == ["skip"]
 
 
 def test_check_backend_down(run_check) -> None:
