@@ -82,7 +82,19 @@ def check_database(reachable: bool, detail: str) -> CheckResult:
 
 def check_janus(janus_url: str, timeout: float, api_secret: str = "", verify: bool | str = True) -> CheckResult:
     """GET Janus's /info; report its version and whether the videoroom plugin is loaded."""
-    url = janus_url.rstrip("/")
+    result = _query_janus_info(janus_url.rstrip("/"), timeout, api_secret, verify)
+    if result.status == FAIL:
+        _log_failure(result)
+    return result
+
+
+def _log_failure(result: CheckResult) -> None:
+    # INFO rather than WARNING: the CLI leaves logging unconfigured, and Python then prints
+    # WARNING records to stderr in the middle of its report.
+    logger.info("%s check failed: %s %s", result.name, result.code, result.data)
+
+
+def _query_janus_info(url: str, timeout: float, api_secret: str, verify: bool | str) -> CheckResult:
     params = {"apisecret": api_secret} if api_secret else None
     started = time.perf_counter()
     try:
@@ -186,7 +198,11 @@ def probe_ice_servers(stun_urls: list[str], turn_urls: list[str], username: str,
             checks += [check_turn(url, username, credential, timeout, required=False) for url in turn_urls if _is_valid_ice_url(url)]
         return list(await asyncio.gather(*checks))
 
-    return asyncio.run(run_all())
+    results = asyncio.run(run_all())
+    for result in results:
+        if result.status == FAIL:
+            _log_failure(result)
+    return results
 
 
 def _is_valid_ice_url(url: str) -> bool:
