@@ -10,7 +10,7 @@ from common.app import create_base_app, finish_app, register_api_blueprint
 
 
 def register(app: Flask) -> None:
-    """Register module 1's chain, then module 2's session API, its Janus runtime and start-up reconciliation."""
+    """Register module 1's chain, then module 2's session API, its Janus runtime and reconciliation."""
     from module1_streammeta import register as register_previous
     from module2_session import models  # noqa: F401  (declares the session tables before create_all)
     from module2_session.routes import blp
@@ -22,8 +22,9 @@ def register(app: Flask) -> None:
     runtime = PublishingRuntime(app)
     app.extensions[EXTENSION_KEY] = runtime
     app.extensions["events"].add_listener(runtime.on_bus_event)
-    # On a fresh database the tables do not exist yet and there is nothing to reconcile.
-    runtime.reconcile_after_restart()
+    # On the first request rather than here: CLI commands (flask --app ... seed-demo)
+    # build the app too, and must not close the sessions of a server that is running.
+    app.before_request(runtime.reconcile_once)
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:

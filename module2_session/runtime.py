@@ -57,6 +57,8 @@ class PublishingRuntime:
         self._client: JanusClient | None = None
         self._rooms: VideoRoom | None = None
         self._closing = False
+        self._reconciled = False
+        self._reconcile_lock = threading.Lock()
         self._thread_state = threading.local()
         with app.app_context():
             self._engine = db.engine
@@ -255,9 +257,8 @@ class PublishingRuntime:
             else:
                 self._stream_ended(stream_id)
         elif status == LIVE:
-            if self._in_janus_callback():
-                # webrtcup started the stream: its publisher is CONNECTED.
-                return
+            # Usually webrtcup started the stream and its publisher is CONNECTED, but the
+            # session may have closed in between, and /start needs no publisher at all.
             self._start_window_if_live(stream_id)
 
     def _stream_ended(self, stream_id: str) -> None:
@@ -278,6 +279,24 @@ class PublishingRuntime:
         service.release_janus(client, rooms, service.Teardown(handle_ids=handles, room=room, stream_id=stream_id))
 
     # --- reconciliation ------------------------------------------------------
+
+    def reconcile_once(self) -> None:
+        """Reconcile on the app's first request (a before_request hook); later calls return at once.
+
+        A failure is logged and retried on the next request, so a database that
+        is down at start-up does not leave the earlier process's sessions open.
+        """
+        if self._reconciled:
+            return
+        with self._reconcile_lock:
+            if self._reconciled:
+                return
+            try:
+                self.reconcile_after_restart()
+            except Exception:  # the request itself may still succeed; the next one retries
+                logger.exception("reconciliation after restart failed; retrying on the next request")
+                return
+            self._reconciled = True
 
     def reconcile_after_restart(self) -> None:
         """Close sessions an earlier backend process left open and watch its LIVE streams.

@@ -45,6 +45,8 @@ def _publish_connected(api: ApiClient, url: str, publisher: SyntheticPublisher) 
     assert publisher.wait_for_connection_state({"connected", "failed"}, EVENT_WAIT) == "connected"
     session = wait_for(lambda: read_session(api, created["id"]), lambda body: body["state"] != "NEGOTIATING", "webrtcup")
     assert session["state"] == "CONNECTED", session
+    # The event thread starts the stream right after it commits the session's new state.
+    wait_for(lambda: read_stream(api, stream["id"]), lambda body: body["status"] != "CREATED", "the stream to go LIVE")
     return stream, token, session
 
 
@@ -90,7 +92,8 @@ def test_reconnect_within_window_keeps_stream(make_app, live_server_factory, jan
     stream, token, first = _publish_connected(api, url, publisher)
     publisher.close()
     wait_for(lambda: read_session(api, first["id"]), lambda body: body["state"] in FINAL_STATES, "Janus to report the hangup")
-    assert get_runtime(app).reconnect_window_pending(stream["id"])
+    # The event thread starts the window right after it commits the session's new state.
+    _wait_window(app, stream["id"], pending=True)
 
     with SyntheticPublisher() as again:
         second = again.publish(url, stream["id"], token)
@@ -99,8 +102,13 @@ def test_reconnect_within_window_keeps_stream(make_app, live_server_factory, jan
 
     assert connected["state"] == "CONNECTED"
     assert connected["roomId"] == first["roomId"]
-    assert not get_runtime(app).reconnect_window_pending(stream["id"])
+    _wait_window(app, stream["id"], pending=False)
     assert read_stream(api, stream["id"])["status"] == "LIVE"
+
+
+def _wait_window(app, stream_id: str, pending: bool) -> None:
+    runtime = get_runtime(app)
+    wait_for(lambda: {"pending": runtime.reconnect_window_pending(stream_id)}, lambda body: body["pending"] is pending, f"reconnect window pending={pending}")
 
 
 def test_janus_killed_fails_session(make_app, live_server_factory, janus_factory, publisher) -> None:
@@ -201,7 +209,22 @@ def test_backend_restart_reconciles(make_app, backend_process, janus_server, pub
     assert reconciled["state"] == "CLOSED"
     assert reconciled["reason"] == "backend restarted"
     assert read_stream(api, stream["id"])["status"] == "LIVE"
-    assert get_runtime(app).reconnect_window_pending(stream["id"])
+    _wait_window(app, stream["id"], pending=True)
     wait_for(lambda: {"exists": own_videoroom.exists(session["roomId"])}, lambda body: body["exists"] is False, "the earlier room to be destroyed")
     ended = wait_for(lambda: read_stream(api, stream["id"]), lambda body: body["status"] == "ENDED", "the reconnect window to end the stream")
     assert ended["endedAt"] is not None
+
+
+def test_delete_connected_keeps_stream_live(make_app, live_server_factory, janus_server, publisher, own_videoroom) -> None:
+    app, api, url = _serve(make_app, live_server_factory, janus_server.url, RECONNECT_WINDOW=60.0)
+    stream, token, session = _publish_connected(api, url, publisher)
+
+    response = api.delete(f"/api/v1/sessions/{session['id']}", headers={"Authorization": f"Bearer {token}"})
+
+    assert response.status_code == 204, response.text
+    closed = read_session(api, session["id"])
+    assert closed["state"] == "CLOSED"
+    assert closed["reason"] == "closed by the publisher"
+    assert own_videoroom.exists(session["roomId"]) is False
+    assert read_stream(api, stream["id"])["status"] == "LIVE"
+    _wait_window(app, stream["id"], pending=True)

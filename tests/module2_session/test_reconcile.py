@@ -1,5 +1,5 @@
-"""Start-up reconciliation: sessions an earlier backend process left open are closed, and its LIVE streams end
-unless their publisher comes back within the reconnect window.
+"""Reconciliation on the first request: sessions an earlier backend process left open are closed, and its
+LIVE streams end unless their publisher comes back within the reconnect window.
 
 The earlier process is simulated by rows written straight into the database,
 so these tests need no Janus (it is a closed port here).
@@ -48,8 +48,30 @@ def earlier_app(make_app):
 
 
 def _restart(make_app, earlier_app, **overrides):
+    """Stop the earlier app, build a new one on the same database and send it its first request."""
     get_runtime(earlier_app).close()
-    return make_app(**overrides)
+    app = make_app(**overrides)
+    assert ApiClient(app=app).get("/health").status_code == 200
+    return app
+
+
+def _state_in_database(app, session_id: str) -> str:
+    with app.app_context():
+        return db.session.get(StreamSession, session_id).state
+
+
+def test_reconcile_waits_for_first_request(make_app, earlier_app) -> None:
+    stream, _token = create_stream(ApiClient(app=earlier_app))
+    session_id = _add_session(earlier_app, stream["id"], "CONNECTED")
+    get_runtime(earlier_app).close()
+
+    app = make_app()
+    before = _state_in_database(app, session_id)
+    ApiClient(app=app).get("/health")
+    after = _state_in_database(app, session_id)
+
+    assert before == "CONNECTED"
+    assert after == "CLOSED"
 
 
 def test_open_sessions_closed(make_app, earlier_app) -> None:

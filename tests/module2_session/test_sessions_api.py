@@ -232,3 +232,13 @@ def test_openapi_documents_session_routes(api) -> None:
     choices = trickle["requestBody"]["content"]["application/json"]["schema"]["oneOf"]
     assert choices[0] == {"$ref": "#/components/schemas/Candidate"}
     assert choices[1]["items"] == {"$ref": "#/components/schemas/Candidate"}
+
+
+def test_deleting_stream_deletes_sessions(api) -> None:
+    stream, token = create_stream(api)
+    session_id = post_offer(api, stream["id"], token, OFFER).json()["sessionId"]
+
+    response = api.delete(f"/api/v1/streams/{stream['id']}", headers=bearer(token))
+
+    assert response.status_code == 204, response.text
+    assert_problem(api.get(f"/api/v1/sessions/{session_id}"), 404, "not_found")

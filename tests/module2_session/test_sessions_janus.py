@@ -212,7 +212,9 @@ def test_trickled_candidates_connect(janus_api, publisher) -> None:
 
     session = wait_for(lambda: read_session(janus_api, created["id"]), lambda body: body["state"] != "NEGOTIATING", "the session to leave NEGOTIATING")
     assert session["state"] == "CONNECTED"
-    assert read_stream(janus_api, stream["id"])["status"] == "LIVE"
+    # The event thread starts the stream right after it commits the session's new state.
+    live = wait_for(lambda: read_stream(janus_api, stream["id"]), lambda body: body["status"] != "CREATED", "the stream to go LIVE")
+    assert live["status"] == "LIVE"
 
 
 def test_trickle_after_close_conflict(janus_api, publisher) -> None:
