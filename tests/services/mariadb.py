@@ -117,6 +117,8 @@ def _start_once(workdir: Path, binaries: dict[str, str], server_args: Sequence[s
         f"--socket={workdir / 'mysqld.sock'}",
         f"--pid-file={workdir / 'mariadbd.pid'}",
         f"--log-error={log_path}",
+        # Own temp folder: a cleaner of the shared /tmp must not delete its temporary tables.
+        f"--tmpdir={workdir}",
         "--skip-name-resolve",
         "--skip-log-bin",
         "--character-set-server=utf8mb4",
