@@ -27,7 +27,7 @@ _JSON_BODY_ENDPOINTS = {"streams.create_stream", "streams.update_stream"}
 
 @blp.before_request
 def _require_json_body() -> None:
-    """Reject a non-JSON body with 415, so `curl -d` without a Content-Type gets a clear answer."""
+    """Reject a non-JSON body with 415, so `curl -d` without a Content-Type gets a clear error."""
     if request.endpoint in _JSON_BODY_ENDPOINTS and request.content_length and not request.is_json:
         raise ApiError("unsupported_media_type")
 

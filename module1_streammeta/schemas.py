@@ -19,7 +19,7 @@ MAX_PAGE_SIZE = 100
 SEARCH_MAX_LENGTH = 200
 
 # Field messages are translated when the error is rendered (lazy), so the API
-# answers them in the request's language like the problem's detail.
+# returns them in the request's language, like the problem's detail.
 _REQUIRED = _l("Missing data for required field.")
 _NULL = _l("Field may not be null.")
 

@@ -167,3 +167,24 @@ def test_dropped_connection_fails_without_pre_ping(short_wait_timeout, mariadb_u
                 connection.execute(text("SELECT 1"))
     finally:
         engine.dispose()
+
+
+def test_delete_referenced_stream_conflict(app, api, db_backend: str) -> None:
+    """A row of a later module's table (here a stand-in) that refers to the stream blocks its delete."""
+    table_options = " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci" if db_backend == "mariadb" else ""
+    body = api.post(STREAMS, json={"title": "Con referencias"}).json()
+    with app.app_context():
+        db.session.execute(
+            text(
+                "CREATE TABLE stream_refs (id INTEGER PRIMARY KEY, stream_id VARCHAR(36) NOT NULL,"
+                f" FOREIGN KEY (stream_id) REFERENCES streams (id)){table_options}"
+            )
+        )
+        db.session.execute(text("INSERT INTO stream_refs (id, stream_id) VALUES (1, :id)"), {"id": body["id"]})
+        db.session.commit()
+
+    response = api.delete(f"{STREAMS}/{body['id']}", headers={"Authorization": f"Bearer {body['publishToken']}"})
+
+    assert response.status_code == 409, response.text
+    assert response.json()["code"] == "conflict"
+    assert api.get(f"{STREAMS}/{body['id']}").status_code == 200

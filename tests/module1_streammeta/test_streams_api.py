@@ -341,3 +341,14 @@ def test_field_messages_language(api, language: str, expected_message: str) -> N
     problem = assert_problem(response, 400, "validation_error")
     assert problem["errors"] == [{"field": "colour", "messages": [expected_message]}]
     assert response.headers["Content-Language"] == language
+
+
+def test_openapi_lists_stream_routes(api) -> None:
+    response = api.get("/api/openapi.json")
+
+    assert response.status_code == 200
+    paths = response.json()["paths"]
+    assert set(paths["/api/v1/streams"]) >= {"get", "post"}
+    assert set(paths["/api/v1/streams/{stream_id}"]) >= {"get", "patch", "delete"}
+    assert "post" in paths["/api/v1/streams/{stream_id}/start"]
+    assert "post" in paths["/api/v1/streams/{stream_id}/end"]
