@@ -88,6 +88,11 @@ class ViewerWorker:
                 if service.mark_connected(session, viewer_id):
                     self.jobs.cancel(("connect", viewer_id))
                 return
+            # NOTE: Janus 1.1.2 sends "media" events about media it receives, and a
+            # viewer sends none, so this branch rarely fires. A viewer that vanishes
+            # without closing its connection is noticed when ICE fails instead
+            # (a hangup about a minute later), and only if janus.jcfg sets
+            # nat: ice_keepalive_conncheck = true.
             if kind == "media" and isinstance(data.get("receiving"), bool):
                 if service.mark_media(session, viewer_id, data["receiving"]):
                     self.jobs.schedule(

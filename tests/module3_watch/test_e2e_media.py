@@ -8,9 +8,11 @@ is 127.0.0.2.
 
 from __future__ import annotations
 
+import re
 import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Callable
+from pathlib import Path
+from typing import Any, Callable, Iterator
 
 import pytest
 import requests
@@ -18,6 +20,7 @@ import requests
 from common.db import db
 from common.janus.errors import JanusHandleNotFound
 from module3_watch.models import Viewer
+from tests.services.janus import JanusServer, _require_janus
 from tests.services.media import VIDEO_HEIGHT, VIDEO_WIDTH, FrameCountingSubscriber, SyntheticPublisher
 
 pytestmark = [pytest.mark.janus, pytest.mark.media]
@@ -245,3 +248,73 @@ def test_viewer_rejoins_after_publisher_returns(make_backend, peers):
 
     assert second.wait_for_frames(FRAMES, timeout=EVENT_WAIT).video_frames >= FRAMES
     assert backend.get_json(f"/api/v1/streams/{stream['id']}")["viewerCount"] == 1
+
+
+@pytest.fixture
+def conncheck_janus(tmp_path: Path) -> Iterator[JanusServer]:
+    """A Janus whose ICE keepalives are connectivity checks, so it notices a peer that stopped answering.
+
+    Janus 1.1.2 sends no media event about a viewer (a viewer sends no media),
+    so this setting (nat: ice_keepalive_conncheck) is how it finds a viewer that vanished.
+    """
+    server = JanusServer(_require_janus(), tmp_path / "janus-conncheck")
+    config = server.config_dir / "janus.jcfg"
+    text = config.read_text()
+    if not re.search(r"^\s*ice_keepalive_conncheck\s*=\s*true", text, re.M):
+        text, count = re.subn(r"^nat\s*:\s*\{", "nat: {\n\tice_keepalive_conncheck = true", text, count=1, flags=re.M)
+        assert count == 1, "janus.jcfg has no nat section"
+        config.write_text(text)
+    server.start()
+    yield server
+    server.stop()
+
+
+def test_vanished_viewer_removed_after_ice_failure(make_app, live_server_factory, conncheck_janus, peers):
+    app = make_app(JANUS_URL=conncheck_janus.url)
+    server = live_server_factory(app)
+    backend = Backend(app, server.url, server.port)
+    stream, _token, _publisher = publish_live(backend, peers)
+    viewer = peers(FrameCountingSubscriber)
+    viewer.subscribe(backend.url, stream["id"])
+    viewer.wait_for_frames(10, timeout=EVENT_WAIT)
+
+    # The viewer's process freezes: its event loop stops, so it neither closes
+    # its connection nor answers ICE checks any more (a crashed tab, a laptop lid).
+    loop = freeze(viewer)
+    try:
+        # libnice gives up on the pair about a minute later (64.6 s measured here).
+        row = wait_for(lambda: backend.get_json(f"/api/v1/viewers/{viewer.viewer['id']}"), lambda body: body["state"] != "WATCHING", "Janus to report ICE failed", timeout=180.0)
+    finally:
+        close_frozen(viewer, loop)
+
+    assert (row["state"], row["reason"]) == ("FAILED", "hangup: ICE failed")
+    assert backend.get_json(f"/api/v1/streams/{stream['id']}")["viewerCount"] == 0
+
+
+def freeze(peer: Any) -> Any:
+    """Stop the peer's event loop without closing anything; return the loop.
+
+    NOTE: reaches into tests.services.media's loop thread, which offers no pause.
+    """
+    loop = peer._loop_thread.loop
+    loop.call_soon_threadsafe(loop.stop)
+    peer._loop_thread._thread.join(10)
+    return loop
+
+
+def close_frozen(peer: Any, loop: Any) -> None:
+    """Close a frozen peer's connection and loop from this thread (its own thread has ended)."""
+    import asyncio
+
+    async def close_all() -> None:
+        await peer.pc.close()
+        current = asyncio.current_task()
+        pending = [task for task in asyncio.all_tasks() if task is not current]
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+        await loop.shutdown_asyncgens()
+
+    loop.run_until_complete(close_all())
+    loop.close()
+    peer._closed = True
