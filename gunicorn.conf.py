@@ -11,8 +11,8 @@ WebSockets can hold.
   keeps one thread busy for the socket's whole life. With N threads, socket N+1
   would wait for a free thread forever and every HTTP request would queue
   behind the sockets. The app closes the socket over WS_MAX_SOCKETS with code
-  1013, so `threads` is WS_MAX_SOCKETS plus HTTP_THREADS for requests; with
-  that, sockets can never take every thread.
+  1013, so `threads` is WS_MAX_SOCKETS plus HTTP_THREADS for requests. Sockets
+  then never take every thread.
 - An async worker (gevent, eventlet) would hold thousands of sockets, but the
   Janus client, the SQLAlchemy drivers and the timers here are written for
   threads and are not tested under monkey-patching.

@@ -38,7 +38,7 @@ def register(app: Flask) -> None:
     app.register_blueprint(pages_blp)
 
     # flask-sock opens every socket with these options: server pings keep
-    # proxies from closing idle sockets and drop clients that stop answering.
+    # proxies from closing idle sockets and close sockets whose client stops replying.
     # Each socket also gets a reader thread that sleeps up to one ping interval
     # after the socket closed; as a daemon it never holds up the process exit.
     app.config.setdefault(

@@ -51,7 +51,7 @@ class Viewer(db.Model):
 
     @property
     def is_active(self) -> bool:
-        """Whether the viewer still holds one of the stream's viewer slots."""
+        """Whether the viewer still takes up one of the stream's viewer slots."""
         return self.state in ACTIVE_STATES
 
 

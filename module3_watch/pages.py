@@ -110,5 +110,5 @@ def watch_page(stream_id: str):
 
 @pages_blp.route("/dashboard")
 def dashboard_page():
-    """The instructor's view: every stream with its status and viewer count, updated live."""
+    """Show the instructor's view: every stream with its status and viewer count, updated live."""
     return render_template("watch/dashboard.html", messages=script_messages())

@@ -18,11 +18,11 @@ import logging
 import threading
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any, Callable, Iterable
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -140,7 +140,7 @@ def reserve_viewer(session: Session, stream_id: str, max_viewers: int, room_id: 
 def publish_viewer_count(session: Session, bus: EventBus, stream_id: str) -> int:
     """Read the stream's committed viewer count and publish it as a ``viewers.count`` event."""
     with _count_publish_lock:
-        # End any open transaction so the read sees every committed change
+        # End any open transaction so the read returns every committed change
         # (MariaDB's REPEATABLE READ would otherwise repeat an older snapshot).
         session.commit()
         count = viewer_counts(session, [stream_id])[stream_id]
@@ -203,8 +203,8 @@ def finish_stream_viewers(session: Session, bus: EventBus, stream_id: str, state
 def reset_after_restart(session: Session, reason: str = "server_restarted") -> int:
     """Fail every active viewer and recount every stream; return how many viewers failed.
 
-    Called once when the server starts: Janus handles of a previous process died
-    with that process's Janus session, so its viewers cannot be watching any more.
+    Called before the first request of a process: Janus handles of a previous
+    process died with that process's Janus session, so its viewers cannot be watching any more.
     """
     now = utcnow()
     result = session.execute(
@@ -259,11 +259,6 @@ def publisher_session(session: Session, stream_id: str) -> Any:
         return active
     query = select(StreamSession).where(StreamSession.stream_id == stream_id).order_by(StreamSession.created_at.desc()).limit(1)
     return session.scalars(query).first()
-
-
-def active_viewer_count(session: Session) -> int:
-    """Return how many viewers of all streams are active."""
-    return session.scalar(select(func.count()).select_from(Viewer).where(Viewer.state.in_(ACTIVE_STATES))) or 0
 
 
 # ---------------------------------------------------------------------------
@@ -341,7 +336,7 @@ def finish_after_janus_event(session: Session, bus: EventBus, viewer_id: str, ki
     """
     if kind == "hangup":
         reason = str(data.get("reason") or "hangup")
-        # Janus says "DTLS alert" when the peer closed its connection on
+        # Janus reports "DTLS alert" when the peer closed its connection on
         # purpose; "ICE failed" and anything else count as failures.
         state = LEFT if "DTLS alert" in reason else FAILED
         return finish_viewer(session, bus, viewer_id, state, f"hangup: {reason}")
@@ -392,8 +387,8 @@ def join_stream(
 ) -> tuple[Viewer, str]:
     """Add a viewer to a live stream and return it with Janus's subscriber offer SDP.
 
-    ``connect()`` returns the started common.janus.JanusClient (it is called only
-    once the stream is known to be live); ``listener_for(viewer_id)`` returns the
+    ``connect()`` returns the started common.janus.JanusClient. It is called only
+    once the stream is known to be live. ``listener_for(viewer_id)`` returns the
     callback for the viewer's handle events.
 
     Raises ApiError ``not_found`` (unknown stream), ``stream_not_live`` (not LIVE
@@ -537,7 +532,7 @@ def detach_handle(janus: Any, handle_id: int) -> None:
 
 
 def janus_error(exc: Exception, step: str) -> Exception:
-    """Map a Janus client exception during ``step`` ("join", "answer", "trickle") to the ApiError a client sees.
+    """Map a Janus client exception during ``step`` ("join", "answer", "trickle") to the ApiError the API returns.
 
     ApiErrors and exceptions that do not come from Janus pass through unchanged.
     """

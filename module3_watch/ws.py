@@ -42,8 +42,6 @@ CLOSE_STREAM_NOT_FOUND = 4404
 
 # How often an idle socket loop wakes up to notice a closed client or a shutdown.
 IDLE_WAKEUP = 1.0
-# Largest message a client may send (only small {"type": "ping"} messages are expected).
-MAX_CLIENT_MESSAGE = 4096
 
 _WAKE = object()
 
@@ -200,13 +198,13 @@ def build_snapshot(session: Any, stream_id: str) -> dict[str, Any] | None:
     }
 
 
-def _refuse(ws: Any, registry: SocketRegistry, what: str) -> bool:
+def _close_if_unavailable(ws: Any, registry: SocketRegistry, target: str) -> bool:
     """Close the socket when the server stops or the cap is reached; True when it did."""
     if registry.shutting_down.is_set():
         _close(ws, CLOSE_GOING_AWAY, gettext("The server is shutting down."))
         return True
     if not registry.acquire():
-        logger.warning("socket cap of %d reached; closed a socket for %s with 1013", registry.max_sockets, what)
+        logger.warning("socket cap of %d reached; closed a socket for %s with 1013", registry.max_sockets, target)
         _close(ws, CLOSE_TRY_AGAIN_LATER, gettext("Too many open sockets; try again later."))
         return True
     return False
@@ -217,7 +215,7 @@ def stream_events(ws: Any, stream_id: str) -> None:
     """Push one stream's snapshot and then its events."""
     app = current_app._get_current_object()
     registry = get_registry(app)
-    if _refuse(ws, registry, f"stream {stream_id}"):
+    if _close_if_unavailable(ws, registry, f"stream {stream_id}"):
         return
 
     bus = app.extensions["events"]
@@ -245,7 +243,7 @@ def stream_events(ws: Any, stream_id: str) -> None:
 def all_stream_events(ws: Any) -> None:
     """Push the events of every stream (the dashboard's feed)."""
     registry = get_registry(current_app)
-    if _refuse(ws, registry, "the dashboard feed"):
+    if _close_if_unavailable(ws, registry, "the dashboard feed"):
         return
 
     events: queue.Queue = queue.Queue(maxsize=1024)

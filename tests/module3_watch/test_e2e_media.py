@@ -252,7 +252,7 @@ def test_viewer_rejoins_after_publisher_returns(make_backend, peers):
 
 @pytest.fixture
 def conncheck_janus(tmp_path: Path) -> Iterator[JanusServer]:
-    """A Janus whose ICE keepalives are connectivity checks, so it notices a peer that stopped answering.
+    """A Janus whose ICE keepalives are connectivity checks, so it notices a peer that stopped replying.
 
     Janus 1.1.2 sends no media event about a viewer (a viewer sends no media),
     so this setting (nat: ice_keepalive_conncheck) is how it finds a viewer that vanished.
@@ -279,7 +279,7 @@ def test_vanished_viewer_removed_after_ice_failure(make_app, live_server_factory
     viewer.wait_for_frames(10, timeout=EVENT_WAIT)
 
     # The viewer's process freezes: its event loop stops, so it neither closes
-    # its connection nor answers ICE checks any more (a crashed tab, a laptop lid).
+    # its connection nor replies to ICE checks any more (a crashed tab, a laptop lid).
     loop = freeze(viewer)
     try:
         # libnice gives up on the pair about a minute later (64.6 s measured here).

@@ -1,4 +1,4 @@
-"""gunicorn.conf.py: the production server keeps HTTP answering with every WebSocket slot taken, and closes sockets on stop."""
+"""gunicorn.conf.py: the production server keeps serving HTTP with every WebSocket slot taken, and closes sockets on stop."""
 
 from __future__ import annotations
 

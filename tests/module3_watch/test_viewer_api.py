@@ -21,7 +21,7 @@ from module3_watch.models import CONNECTING, FAILED, JOINING, LEFT, WATCHING, Vi
 
 UNKNOWN_ID = "00000000-0000-4000-8000-000000000000"
 FAKE_HANDLE = 4242
-# Longest a test waits for the viewer worker to apply a timeout or an event.
+# Maximum seconds a test waits for the viewer worker to apply a timeout or an event.
 WORKER_WAIT = 10.0
 
 
@@ -112,7 +112,7 @@ def test_join_needs_live_stream_with_publisher(api, admin, make_stream, action):
     if action:
         assert api.post(f"/api/v1/streams/{stream['id']}/{action}", headers=admin).status_code == 200
 
-    # CREATED, ENDED, and LIVE without a publisher all answer stream_not_live.
+    # CREATED, ENDED, and LIVE without a publisher all return stream_not_live.
     assert_problem(api.post(f"/api/v1/streams/{stream['id']}/viewers", json={}), 409, "stream_not_live")
     assert viewer_count(api, stream["id"]) == 0
 
@@ -355,7 +355,7 @@ def test_unconnected_viewer_times_out(make_app):
 
 # --- Janus handle events -----------------------------------------------------------
 # These call the handle listener with the events Janus sends, to check how each
-# one maps onto the viewer; test_e2e_media.py gets them from a real Janus.
+# one maps onto the viewer. test_e2e_media.py gets them from a real Janus.
 
 
 @pytest.mark.parametrize(

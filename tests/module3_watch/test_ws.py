@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import requests
 from wsproto import ConnectionType, WSConnection
-from wsproto.events import AcceptConnection, CloseConnection, Ping, Request
+from wsproto.events import CloseConnection, Ping, Request
 
 from common.db import db
 from module3_watch import service
@@ -170,7 +170,7 @@ def test_client_ping_gets_pong(server, make_stream, open_socket):
 
 
 def read_until_close(connection: socket.socket, ws: WSConnection, timeout: float) -> tuple[int | None, int]:
-    """Read as a client that never answers pings; return (close code, pings seen)."""
+    """Read as a client that never replies to pings; return (close code, pings seen)."""
     pings = 0
     deadline = time.monotonic() + timeout
     connection.settimeout(0.5)
@@ -217,7 +217,7 @@ def test_server_pings_keep_answering_client(make_app, live_server_factory, open_
     socket_ = open_socket(ws_url(server, f"/ws/streams/{stream['id']}"))
     assert socket_.receive()["type"] == "snapshot"
 
-    # simple-websocket's client answers pings itself; five intervals later the socket still works.
+    # simple-websocket's client replies to pings itself; five intervals later the socket still works.
     time.sleep(1.0)
     socket_.send({"type": "ping"})
     assert socket_.receive() == {"type": "pong"}
