@@ -73,7 +73,7 @@ const Course = (() => {
 
   // Keep a WebSocket to `path` open and pass every parsed message to `onMessage`.
   // Reconnects with a growing delay, except after close codes in `finalCodes`
-  // (1000: the stream ended, 4404: unknown stream); `onClose(code)` sees every close.
+  // (1000: the stream ended, 4404: unknown stream). `onClose(code)` is called on every close.
   function liveEvents(path, onMessage, onClose, finalCodes = [1000, 4404]) {
     let delay = 1000;
     let socket = null;
