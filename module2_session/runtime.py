@@ -252,7 +252,8 @@ class PublishingRuntime:
         status = (event.get("data") or {}).get("status")
         if status == ENDED:
             if self._in_janus_callback():
-                # Never wait on Janus from the event-pump thread: its own replies would queue behind us.
+                # The client rejects requests that wait for events on its event-pump thread,
+                # because that thread delivers them; the job thread does the teardown instead.
                 self.jobs.submit(lambda: self._stream_ended(stream_id))
             else:
                 self._stream_ended(stream_id)

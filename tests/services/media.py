@@ -21,7 +21,7 @@ import struct
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any, Awaitable, Callable, Coroutine, TypeVar
+from typing import Any, Callable, Coroutine, TypeVar
 
 import requests
 from aiortc import MediaStreamTrack, RTCConfiguration, RTCIceServer, RTCPeerConnection, RTCSessionDescription
@@ -374,22 +374,3 @@ class FrameCountingSubscriber(_Peer):
 
         return self._wait_until(reached, timeout, f"{video_frames} video and {audio_frames} audio frames", self.stats)
 
-
-def run_in_thread(factory: Callable[[], Awaitable[T]], timeout: float = 60.0) -> T:
-    """Run ``factory()`` with asyncio.run in a fresh thread, for one-shot async code in a sync test."""
-    result: dict[str, Any] = {}
-
-    def target() -> None:
-        try:
-            result["value"] = asyncio.run(factory())
-        except BaseException as exc:  # re-raised in the caller's thread below
-            result["error"] = exc
-
-    thread = threading.Thread(target=target, name="asyncio-run", daemon=True)
-    thread.start()
-    thread.join(timeout)
-    if thread.is_alive():
-        raise TimeoutError(f"async helper still running after {timeout:g} s")
-    if "error" in result:
-        raise result["error"]
-    return result["value"]
