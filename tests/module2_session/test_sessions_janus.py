@@ -255,3 +255,21 @@ def test_session_events_on_bus(janus_app, janus_api, publisher) -> None:
     assert states == ["NEW", "NEGOTIATING", "CLOSED"]
     assert all(event["streamId"] == stream["id"] for event in seen)
     assert seen[-1]["data"]["reason"] == "closed by the publisher"
+
+
+def test_janus_started_later_is_used(make_app, janus_factory, publisher) -> None:
+    from tests.services.api_client import ApiClient
+
+    janus = janus_factory()
+    janus.stop()
+    app = make_app(JANUS_URL=janus.url)
+    api = ApiClient(app=app)
+    stream, token = create_stream(api)
+    offer = publisher.create_offer()
+    assert_problem(post_offer(api, stream["id"], token, offer), 503, "janus_unavailable")
+
+    janus.start()
+    response = post_offer(api, stream["id"], token, offer)
+
+    assert response.status_code == 201, response.text
+    assert app.extensions["janus_client"] is not None
