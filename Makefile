@@ -22,7 +22,7 @@ $(STAMP): pyproject.toml
 
 translations: $(STAMP)
 	@for dir in common/translations module*/translations; do \
-		[ -d "$$dir" ] && $(BIN)/pybabel -q compile --use-fuzzy -d "$$dir" -D messages || true; \
+		if [ -d "$$dir" ]; then $(BIN)/pybabel -q compile --use-fuzzy -d "$$dir" -D messages || exit 1; fi; \
 	done
 
 run: translations
