@@ -119,7 +119,7 @@ def _get(client: Any, path: str) -> Callable[[], Any]:
     def call() -> Any:
         response = client.get(path)
         if response.status_code != 200:
-            raise RuntimeError(f"GET {path} answered {response.status_code}: {response.get_data(as_text=True)[:300]}")
+            raise RuntimeError(f"GET {path} returned {response.status_code}: {response.get_data(as_text=True)[:300]}")
         return response
 
     return call
@@ -132,7 +132,7 @@ def operations(client: Any, rows: int) -> list[tuple[str, str, Callable[[], Any]
     def create() -> Any:
         response = client.post("/api/v1/streams", json={"title": f"Bench {next(counter)}", "description": "medición"})
         if response.status_code != 201:
-            raise RuntimeError(f"create answered {response.status_code}")
+            raise RuntimeError(f"create returned {response.status_code}")
         return response
 
     deep_page = max(1, rows // 20 // 2)

@@ -75,7 +75,7 @@ def test_seed_demo_prints_ids_and_tokens(app, args: list[str], heading: str) -> 
         stored = api.get(f"{STREAMS}/{stream_id}").json()
         assert stored["status"] == status
         assert stored["title"] == title.strip()
-        # Each printed token owns its stream: a wrong-token check would answer 403.
+        # Each printed token must own its stream: a token of another stream gets 403.
         response = api.patch(f"{STREAMS}/{stream_id}", json={"description": "probada"}, headers=bearer(token_match.group(1)))
         assert response.status_code == (409 if status == "ENDED" else 200), response.text
 
