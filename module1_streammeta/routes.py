@@ -22,16 +22,6 @@ from module1_streammeta.state import END, START
 
 blp = Blueprint("streams", __name__, url_prefix="/api/v1/streams", description="Streams: create, list, read, edit, delete, start and end")
 
-_JSON_BODY_ENDPOINTS = {"streams.create_stream", "streams.update_stream"}
-
-
-@blp.before_request
-def _require_json_body() -> None:
-    """Reject a non-JSON body with 415, so `curl -d` without a Content-Type gets a clear error."""
-    if request.endpoint in _JSON_BODY_ENDPOINTS and request.content_length and not request.is_json:
-        raise ApiError("unsupported_media_type")
-
-
 def stream_etag(stream: Stream) -> str:
     """Return the ETag of a stream: its version as a quoted string, e.g. "3".
 
