@@ -365,6 +365,11 @@ def expire_unconnected(session: Session, bus: EventBus, viewer_id: str) -> Relea
     return finish_viewer(session, bus, viewer_id, FAILED, "connect_timeout", (CONNECTING,))
 
 
+def expire_without_socket(session: Session, bus: EventBus, viewer_id: str) -> Released | None:
+    """Fail an active viewer whose client closed every event socket bound to it and opened none since."""
+    return finish_viewer(session, bus, viewer_id, FAILED, "events_socket_closed")
+
+
 def expire_without_media(session: Session, bus: EventBus, viewer_id: str, media_timeout: float) -> Released | None:
     """Fail a WATCHING viewer whose media stopped at least ``media_timeout`` seconds ago."""
     cutoff = utcnow() - timedelta(seconds=media_timeout)

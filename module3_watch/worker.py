@@ -34,6 +34,9 @@ class ViewerWorker:
         self.jobs = JobScheduler(name="module3-viewers")
         self._reset_done = False
         self._reset_lock = threading.Lock()
+        # viewer id -> number of open event sockets bound to it (see module3_watch.ws).
+        self._bound_sockets: dict[str, int] = {}
+        self._bound_lock = threading.Lock()
 
     @property
     def _bus(self) -> Any:
@@ -60,8 +63,25 @@ class ViewerWorker:
 
     def viewer_finished(self, viewer_id: str) -> None:
         """Drop the pending timeouts of a viewer that reached a final state."""
-        for step in ("answer", "connect", "media"):
+        for step in ("answer", "connect", "media", "socket"):
             self.jobs.cancel((step, viewer_id))
+
+    def viewer_socket_opened(self, viewer_id: str) -> None:
+        """Count an event socket bound to the viewer and stop its socket timeout."""
+        with self._bound_lock:
+            self._bound_sockets[viewer_id] = self._bound_sockets.get(viewer_id, 0) + 1
+        self.jobs.cancel(("socket", viewer_id))
+
+    def viewer_socket_closed(self, viewer_id: str, start_timeout: bool = True) -> None:
+        """Count one bound socket less; when none is left, fail the viewer after VIEWER_MEDIA_TIMEOUT."""
+        with self._bound_lock:
+            remaining = self._bound_sockets.get(viewer_id, 0) - 1
+            if remaining > 0:
+                self._bound_sockets[viewer_id] = remaining
+                return
+            self._bound_sockets.pop(viewer_id, None)
+        if start_timeout:
+            self.jobs.schedule(("socket", viewer_id), self._media_timeout, lambda: self._expire(service.expire_without_socket, viewer_id))
 
     def _expire(self, expire: Callable[..., service.Released | None], viewer_id: str, *args: Any) -> None:
         with self.app.app_context():

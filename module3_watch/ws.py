@@ -12,6 +12,12 @@ cap, or HTTP requests starve: see gunicorn.conf.py.
 
 Close codes: 1000 after the stream ended, 1001 when the server shuts down,
 1013 "try again later" over the socket cap, 4404 for an unknown stream.
+
+A watching client may bind its viewer to the socket with
+``{"type": "watching", "viewerId": "..."}``. When every socket bound to a viewer
+has been closed for VIEWER_MEDIA_TIMEOUT seconds (a crashed tab, a lost
+network), the viewer is FAILED with reason ``events_socket_closed``. Janus
+notices such a viewer only through ICE, and only when configured for it.
 """
 
 from __future__ import annotations
@@ -40,10 +46,15 @@ CLOSE_GOING_AWAY = 1001
 CLOSE_TRY_AGAIN_LATER = 1013
 CLOSE_STREAM_NOT_FOUND = 4404
 
-# How often an idle socket loop wakes up to notice a closed client or a shutdown.
-IDLE_WAKEUP = 1.0
+# Seconds an idle socket loop sleeps before it looks for client messages, a closed client or a shutdown.
+IDLE_WAKEUP = 0.25
 
 _WAKE = object()
+
+# How _pump ended, which decides what happens to a viewer bound to the socket.
+ENDED_BY_CLIENT = "client"
+ENDED_BY_STREAM = "stream"
+ENDED_BY_SHUTDOWN = "shutdown"
 
 
 class SocketRegistry:
@@ -131,8 +142,45 @@ def _close(ws: Any, code: int, reason: str) -> None:
         pass  # the client closed first
 
 
-def _answer_client_messages(ws: Any) -> None:
-    """Read what the client sent; answer {"type": "ping"} with {"type": "pong"}, ignore the rest."""
+class ViewerBinding:
+    """The viewer that a /ws/streams/<id> socket watches for, if its client named one."""
+
+    def __init__(self, app: Any, stream_id: str) -> None:
+        self.app = app
+        self.stream_id = stream_id
+        self.viewer_id: str | None = None
+
+    def bind(self, viewer_id: Any) -> bool:
+        """Bind an active viewer of this stream to the socket; False for any other id."""
+        from module3_watch.models import ACTIVE_STATES, Viewer
+        from module3_watch.worker import get_worker
+
+        if not isinstance(viewer_id, str) or len(viewer_id) > 64:
+            return False
+        viewer = db.session.get(Viewer, viewer_id)
+        is_watchable = viewer is not None and viewer.stream_id == self.stream_id and viewer.state in ACTIVE_STATES
+        db.session.close()
+        if not is_watchable or viewer_id == self.viewer_id:
+            return is_watchable
+
+        worker = get_worker(self.app)
+        worker.viewer_socket_opened(viewer_id)
+        if self.viewer_id is not None:
+            worker.viewer_socket_closed(self.viewer_id)
+        self.viewer_id = viewer_id
+        return True
+
+    def release(self, ended_by: str) -> None:
+        """Start the bound viewer's timeout when its client went away (not on shutdown or stream end)."""
+        if self.viewer_id is None:
+            return
+        from module3_watch.worker import get_worker
+
+        get_worker(self.app).viewer_socket_closed(self.viewer_id, start_timeout=ended_by == ENDED_BY_CLIENT)
+
+
+def _answer_client_messages(ws: Any, binding: ViewerBinding | None) -> None:
+    """Read what the client sent: reply to ping and watching messages, ignore anything else."""
     while True:
         message = ws.receive(timeout=0)
         if message is None:
@@ -141,12 +189,17 @@ def _answer_client_messages(ws: Any) -> None:
             parsed = json.loads(message)
         except (TypeError, ValueError):
             continue
-        if isinstance(parsed, dict) and parsed.get("type") == "ping":
+        if not isinstance(parsed, dict):
+            continue
+        if parsed.get("type") == "ping":
             _send_json(ws, {"type": "pong"})
+        elif parsed.get("type") == "watching" and binding is not None:
+            viewer_id = parsed.get("viewerId")
+            _send_json(ws, {"type": "watching", "viewerId": viewer_id, "bound": binding.bind(viewer_id)})
 
 
-def _pump(ws: Any, registry: SocketRegistry, events: queue.Queue, stream_id: str | None) -> None:
-    """Forward queued events to the socket until the client leaves, the stream ends or the server stops."""
+def _pump(ws: Any, registry: SocketRegistry, events: queue.Queue, stream_id: str | None, binding: ViewerBinding | None = None) -> str:
+    """Forward queued events until the client leaves, the stream ends or the server stops; return which."""
     while True:
         try:
             event = events.get(timeout=IDLE_WAKEUP)
@@ -155,17 +208,17 @@ def _pump(ws: Any, registry: SocketRegistry, events: queue.Queue, stream_id: str
 
         if registry.shutting_down.is_set():
             _close(ws, CLOSE_GOING_AWAY, gettext("The server is shutting down."))
-            return
+            return ENDED_BY_SHUTDOWN
         if not ws.connected:
-            return
-        _answer_client_messages(ws)
+            return ENDED_BY_CLIENT
+        _answer_client_messages(ws, binding)
         if event is None or event is _WAKE:
             continue
 
         _send_json(ws, event)
         if stream_id is not None and event.get("type") == "stream.status" and (event.get("data") or {}).get("status") == "ENDED":
             _close(ws, CLOSE_NORMAL, gettext("The stream ended."))
-            return
+            return ENDED_BY_STREAM
 
 
 def build_snapshot(session: Any, stream_id: str) -> dict[str, Any] | None:
@@ -222,6 +275,8 @@ def stream_events(ws: Any, stream_id: str) -> None:
     # Subscribe before reading the snapshot, so no event falls between them.
     events = bus.subscribe(stream_id)
     registry.track(events)
+    binding = ViewerBinding(app, stream_id)
+    ended_by = ENDED_BY_CLIENT
     try:
         snapshot = build_snapshot(db.session, stream_id)
         # Give the database connection back: the socket may stay open for hours.
@@ -233,8 +288,10 @@ def stream_events(ws: Any, stream_id: str) -> None:
         if snapshot["data"]["status"] == "ENDED":
             _close(ws, CLOSE_NORMAL, gettext("The stream ended."))
             return
-        _pump(ws, registry, events, stream_id)
+        ended_by = _pump(ws, registry, events, stream_id, binding)
     finally:
+        # A send to a client that is gone raises ConnectionClosed: ended_by keeps ENDED_BY_CLIENT.
+        binding.release(ended_by)
         bus.unsubscribe(stream_id, events)
         registry.release(events)
 

@@ -73,8 +73,9 @@ const Course = (() => {
 
   // Keep a WebSocket to `path` open and pass every parsed message to `onMessage`.
   // Reconnects with a growing delay, except after close codes in `finalCodes`
-  // (1000: the stream ended, 4404: unknown stream). `onClose(code)` is called on every close.
-  function liveEvents(path, onMessage, onClose, finalCodes = [1000, 4404]) {
+  // (1000: the stream ended, 4404: unknown stream). `onOpen()` is called after
+  // every (re)connect and `onClose(code, reason)` on every close.
+  function liveEvents(path, { onMessage, onOpen, onClose, finalCodes = [1000, 4404] }) {
     let delay = 1000;
     let socket = null;
     let stopped = false;
@@ -85,6 +86,7 @@ const Course = (() => {
       socket.onopen = () => {
         delay = 1000;
         setState("ws-state", "open", t("ws.open"));
+        if (onOpen) onOpen();
       };
       socket.onmessage = (event) => {
         let message;
@@ -109,6 +111,10 @@ const Course = (() => {
 
     connect();
     return {
+      // Send a JSON message now if the socket is open; onOpen is where to send it again after a reconnect.
+      send(message) {
+        if (socket && socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify(message));
+      },
       close() {
         stopped = true;
         if (socket) socket.close(1000);

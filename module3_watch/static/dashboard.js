@@ -79,7 +79,7 @@
   }
 
   // Reload after every (re)connect so nothing that happened while the socket was down is missed.
-  liveEvents("/ws/streams", onEvent, null, []);
+  liveEvents("/ws/streams", { onMessage: onEvent, finalCodes: [] });
   const socketState = document.getElementById("ws-state");
   new MutationObserver(() => {
     if (socketState.dataset.state === "open") reload();

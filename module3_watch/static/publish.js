@@ -119,15 +119,17 @@
     }
   }
 
-  liveEvents(`/ws/streams/${streamId}`, (message) => {
-    showStreamEvent(message);
-    if (message.type === "stream.status" && message.data.status === "ENDED") {
-      closePeer();
-      sessionId = null;
-      state("stopped");
-      publishButton.disabled = true;
-      stopButton.disabled = true;
-    }
+  liveEvents(`/ws/streams/${streamId}`, {
+    onMessage(message) {
+      showStreamEvent(message);
+      if (message.type === "stream.status" && message.data.status === "ENDED") {
+        closePeer();
+        sessionId = null;
+        state("stopped");
+        publishButton.disabled = true;
+        stopButton.disabled = true;
+      }
+    },
   });
 
   cameraButton.addEventListener("click", startCamera);

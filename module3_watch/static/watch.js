@@ -30,6 +30,7 @@
       const viewer = await api("POST", `/api/v1/streams/${streamId}/viewers`, {});
       viewerId = viewer.id;
       document.body.dataset.viewerId = viewerId;
+      bindViewer();
 
       pc = new RTCPeerConnection({ iceServers: await iceServers() });
       // Candidates wait until Janus has the answer; sent earlier they would arrive before it.
@@ -115,7 +116,13 @@
     }
   }
 
-  liveEvents(`/ws/streams/${streamId}`, onEvent);
+  // Binding the viewer to the events socket lets the backend free its place
+  // when this page disappears without saying goodbye (a crash, a lost network).
+  function bindViewer() {
+    if (viewerId) events.send({ type: "watching", viewerId });
+  }
+
+  const events = liveEvents(`/ws/streams/${streamId}`, { onMessage: onEvent, onOpen: bindViewer });
   document.getElementById("unmute").addEventListener("click", () => {
     video.muted = false;
     video.play();

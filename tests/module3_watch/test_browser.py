@@ -7,6 +7,7 @@ namespace's 127.0.0.2.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -91,8 +92,17 @@ def test_publish_page_and_watch_page(browser, make_app, live_server_factory, jan
     stream_id = start_publishing(publish_page, server.url)
 
     watch_page = browser.new_page()
+    frames: list[str] = []
+    watch_page.on("websocket", lambda socket: socket.on("framereceived", lambda payload: frames.append(str(payload))))
     wait_playing(watch_page, server.url, stream_id)
 
+    # The page bound its viewer to its events socket.
+    watch_page.wait_for_function("document.body.dataset.viewerId !== undefined", timeout=PAGE_TIMEOUT_MS)
+    viewer_id = watch_page.evaluate("document.body.dataset.viewerId")
+    deadline = time.monotonic() + PAGE_TIMEOUT_MS / 1000
+    while not any('"type":"watching"' in frame and '"bound":true' in frame for frame in frames) and time.monotonic() < deadline:
+        watch_page.wait_for_timeout(100)
+    assert any(f'"viewerId":"{viewer_id}"' in frame and '"bound":true' in frame for frame in frames), frames
     video = watch_page.evaluate("(() => { const v = document.getElementById('remote'); return {width: v.videoWidth, height: v.videoHeight, paused: v.paused}; })()")
     assert video["width"] > 0
     assert video["height"] > 0
