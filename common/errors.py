@@ -8,11 +8,16 @@ from typing import Any
 
 from flask import Flask, Response, json, request
 from flask_babel import gettext, lazy_gettext as _l
+from flask_smorest import Blueprint as FlaskSmorestBlueprint
 from werkzeug.exceptions import HTTPException
 
 logger = logging.getLogger(__name__)
 
 PROBLEM_MIME = "application/problem+json"
+
+# Validation failures are 400 in this API. flask-smorest reads this status when it
+# aborts and when it documents the error response, so the OpenAPI says 400 too.
+FlaskSmorestBlueprint.ARGUMENTS_PARSER.DEFAULT_VALIDATION_STATUS = 400
 TYPE_BASE = "https://streaming-course.invalid/problems/"
 
 
@@ -183,15 +188,16 @@ def _handle_api_error(error: ApiError) -> Response:
 def _handle_http_exception(error: HTTPException) -> Response:
     status = error.code or 500
 
-    # flask-smorest aborts with 422 and the marshmallow messages in error.data.
+    # webargs reports an unparsable JSON body as 400 "Invalid JSON body."
     data = getattr(error, "data", None) or {}
     messages = data.get("messages") if isinstance(data, dict) else None
-    if status == 422 and messages is not None:
-        return problem_response("validation_error", errors=validation_errors_from_webargs(messages))
-
-    # webargs reports an unparsable JSON body as 400 "Invalid JSON body."
     if status == 400 and _is_malformed_json(error, messages):
         return problem_response("malformed_json")
+
+    # flask-smorest aborts with the parser's validation status and the
+    # marshmallow messages in error.data.
+    if status in (400, 422) and messages is not None:
+        return problem_response("validation_error", errors=validation_errors_from_webargs(messages))
 
     if status == 413:
         return problem_response("payload_too_large", gettext("The request body is larger than %(limit)s bytes.", limit=_max_content_length()))
