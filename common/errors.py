@@ -43,7 +43,7 @@ PROBLEMS: dict[str, ProblemKind] = {
     "not_acceptable": ProblemKind(406, "Not acceptable", _l("The requested representation is not available.")),
     "conflict": ProblemKind(409, "Conflict", _l("The request conflicts with the current state.")),
     "invalid_transition": ProblemKind(409, "Invalid transition", _l("The stream cannot change to that state.")),
-    "stream_not_live": ProblemKind(409, "Stream not live", _l("The stream is not live.")),
+    "stream_not_live": ProblemKind(409, "Stream not live", _l("The stream is not live or has no connected publisher.")),
     "viewer_limit_reached": ProblemKind(409, "Viewer limit reached", _l("The stream has reached its viewer limit.")),
     "publisher_active": ProblemKind(409, "Publisher already active", _l("The stream already has an active publisher.")),
     "session_closed": ProblemKind(409, "Session closed", _l("The session is closed; publish again to start a new one.")),
