@@ -13,6 +13,7 @@ pytest_plugins = [
     "tests.services.mariadb",
     "tests.services.coturn",
     "tests.services.janus",
+    "tests.services.grading",
 ]
 
 
