@@ -6,6 +6,7 @@ import os
 
 import pytest
 
+from tests.grading.marker import collection_problems
 from tests.services.api_client import ApiClient
 
 pytest_plugins = [
@@ -23,6 +24,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=os.environ.get("COURSE_BASE_URL", ""),
         help="Run the API tests against a live server at this URL instead of in-process.",
     )
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Stop the run when a graded test lacks its docstring or Spanish text, or names another module."""
+    problems = collection_problems(items)
+    if problems:
+        raise pytest.UsageError("invalid grade markers:\n" + "\n".join(problems))
 
 
 @pytest.fixture
