@@ -1,0 +1,194 @@
+"""Fixtures of the fault tests: the complete backend on real services, and checks that run after a fault.
+
+Every fault test ends with the same checks: no server error, no stream stuck
+LIVE without a publisher, no negative or stale viewer count, and every stream
+the backend acknowledged still in the database. The helpers here make those
+checks from the public API, so they work for an app served in a thread and
+for a backend in its own process.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+from typing import Any, Callable, Iterator
+
+import pytest
+import requests
+from flask import Flask
+
+from common.janus.errors import JanusHandleNotFound
+from tests.module2_session.conftest import wait_for  # noqa: F401  (used by the fault tests)
+from tests.module3_watch.conftest import EventSocket, db_backend, make_app, open_socket  # noqa: F401  (fixtures)
+from tests.services.live_server import LiveServer
+
+# Bounded waits for what happens asynchronously. Generous because other suites
+# share the 2-core machine; no fault test checks how fast anything is.
+EVENT_WAIT = 45.0
+HTTP_TIMEOUT = 30.0
+# Statuses that a fault may cause and that the API documents: any other 5xx is a bug.
+DOCUMENTED_5XX = {503, 504}
+
+
+class ServerErrors:
+    """The 5xx responses an in-process app sent, recorded by an after_request hook."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.responses: list[tuple[str, str, int]] = []
+
+    def record(self, method: str, path: str, status: int) -> None:
+        with self._lock:
+            self.responses.append((method, path, status))
+
+    def undocumented(self) -> list[tuple[str, str, int]]:
+        """Return the recorded 5xx responses whose status the API does not document (500, 502 ...)."""
+        with self._lock:
+            return [entry for entry in self.responses if entry[2] not in DOCUMENTED_5XX]
+
+
+def record_server_errors(app: Flask) -> ServerErrors:
+    """Record every 5xx response of ``app``; call it before the app serves its first request."""
+    from flask import request
+
+    errors = ServerErrors()
+
+    def after(response: Any) -> Any:
+        if response.status_code >= 500:
+            errors.record(request.method, request.path, response.status_code)
+        return response
+
+    app.after_request(after)
+    return errors
+
+
+class Backend:
+    """A backend reached over HTTP like a real client: an app in a thread or a server process."""
+
+    def __init__(self, url: str, app: Flask | None = None) -> None:
+        self.url = url.rstrip("/")
+        self.port = int(self.url.rsplit(":", 1)[1])
+        self.app = app
+        self.server_errors = None if app is None else app.extensions.get("fault_server_errors")
+
+    def request(self, method: str, path: str, body: Any = None, token: str | None = None, **kwargs: Any) -> requests.Response:
+        headers = dict(kwargs.pop("headers", {}) or {})
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        return requests.request(method, self.url + path, json=body, headers=headers, timeout=kwargs.pop("timeout", HTTP_TIMEOUT), **kwargs)
+
+    def post(self, path: str, body: Any = None, token: str | None = None, **kwargs: Any) -> requests.Response:
+        return self.request("POST", path, body, token, **kwargs)
+
+    def get_json(self, path: str) -> dict[str, Any]:
+        response = requests.get(self.url + path, timeout=HTTP_TIMEOUT)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    def stream(self, stream_id: str) -> dict[str, Any]:
+        return self.get_json(f"/api/v1/streams/{stream_id}")
+
+    def create_stream(self, title: str = "Clase con fallos", **fields: Any) -> tuple[dict[str, Any], str]:
+        """Create a stream; return its JSON and its publish token."""
+        response = self.post("/api/v1/streams", {"title": title, **fields})
+        assert response.status_code == 201, response.text
+        body = response.json()
+        return body, body.pop("publishToken")
+
+    def all_streams(self) -> dict[str, dict[str, Any]]:
+        """Return every stream by id, reading all pages of the list."""
+        streams: dict[str, dict[str, Any]] = {}
+        page = 1
+        while True:
+            body = self.get_json(f"/api/v1/streams?page={page}&pageSize=100")
+            for item in body["items"]:
+                streams[item["id"]] = item
+            if page * 100 >= body["total"]:
+                return streams
+            page += 1
+
+    def ws_url(self, stream_id: str) -> str:
+        return f"ws://127.0.0.1:{self.port}/ws/streams/{stream_id}"
+
+
+def publisher_connected(backend: Backend, stream_id: str) -> bool:
+    """Return whether the stream's current publisher session is CONNECTED, as the WebSocket snapshot shows it."""
+    socket_ = EventSocket(backend.ws_url(stream_id))
+    try:
+        snapshot = socket_.receive()
+    finally:
+        socket_.close()
+    session = (snapshot or {}).get("data", {}).get("session")
+    return session is not None and session["state"] == "CONNECTED"
+
+
+def assert_consistent(backend: Backend, expected_ids: set[str] = frozenset()) -> dict[str, dict[str, Any]]:
+    """Check the end state after a fault and return every stream by id.
+
+    Every id in ``expected_ids`` must still exist and no viewer count may be
+    negative. A LIVE stream must have a connected publisher, and a stream that
+    is not LIVE must have a viewer count of 0.
+    """
+    streams = backend.all_streams()
+    missing = expected_ids - streams.keys()
+    assert not missing, f"acknowledged streams lost: {sorted(missing)}"
+    for stream_id, stream in streams.items():
+        assert stream["viewerCount"] >= 0, stream
+        if stream["status"] != "LIVE":
+            assert stream["viewerCount"] == 0, stream
+        else:
+            assert publisher_connected(backend, stream_id), f"stream {stream_id} is LIVE without a connected publisher"
+    if backend.server_errors is not None:
+        assert backend.server_errors.undocumented() == []
+    return streams
+
+
+@pytest.fixture
+def serve(make_app: Callable[..., Flask]) -> Iterator[Callable[..., Backend]]:
+    """Serve module 3 apps in threads (settings as keyword arguments); 5xx responses are recorded."""
+    servers: list[LiveServer] = []
+
+    def start(**settings: Any) -> Backend:
+        app = make_app(**settings)
+        app.extensions["fault_server_errors"] = record_server_errors(app)
+        server = LiveServer(app).start()
+        servers.append(server)
+        return Backend(server.url, app)
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+def handle_gone(app: Flask, handle_id: int) -> bool:
+    """Return True once Janus no longer has ``handle_id``, asking through the app's own Janus session."""
+    client = app.extensions.get("janus_client")
+    if client is None:
+        return False
+    try:
+        client.trickle(handle_id, {"completed": True})
+    except JanusHandleNotFound:
+        return True
+    return False
+
+
+def send_and_drop(port: int, method: str, path: str, body: bytes, headers: dict[str, str] | None = None) -> None:
+    """Send one HTTP request over a raw socket and close it at once, without reading the response.
+
+    SO_LINGER 0 makes the close a TCP reset, as a client that crashed or lost
+    its network would leave the connection.
+    """
+    lines = [f"{method} {path} HTTP/1.1", f"Host: 127.0.0.1:{port}", "Content-Type: application/json", f"Content-Length: {len(body)}", "Connection: close"]
+    lines += [f"{name}: {value}" for name, value in (headers or {}).items()]
+    request = ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+    with socket.create_connection(("127.0.0.1", port), timeout=HTTP_TIMEOUT) as connection:
+        connection.sendall(request)
+        drop(connection)
+
+
+def drop(connection: socket.socket) -> None:
+    """Close a TCP connection with a reset instead of a FIN handshake."""
+    import struct
+
+    connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    connection.close()
