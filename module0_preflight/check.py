@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gettext as gettext_module
 import json
 import os
 import sys
@@ -24,12 +23,12 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, TextIO
 from urllib.parse import urlsplit
 
+from common.cli import LANGUAGES, LocalizedArgumentParser, language_in_argv, load_translations, pick_language
 from module0_preflight import messages, probes, service
 from module0_preflight.messages import N_
 from module0_preflight.service import FAIL, OK, SKIP, WARN, CheckResult
 
 TRANSLATIONS_DIR = Path(__file__).resolve().parent / "translations"
-LANGUAGES = ("es", "en")
 DEFAULT_TIMEOUT = 5.0
 # A certificate that expires within this many days gets a warning.
 EXPIRY_WARNING_DAYS = 14
@@ -37,59 +36,28 @@ EXPIRY_WARNING_DAYS = 14
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
-# --- Language ---
-
-
-def pick_language(explicit: str | None, environ: Mapping[str, str]) -> str:
-    """Return --lang when given, else the language of LC_ALL, LC_MESSAGES or LANG (first set), else Spanish."""
-    if explicit in LANGUAGES:
-        return explicit
-    for variable in ("LC_ALL", "LC_MESSAGES", "LANG"):
-        value = environ.get(variable, "")
-        if value:
-            return "en" if value.lower().startswith("en") else "es"
-    return "es"
-
-
-def load_translations(language: str) -> gettext_module.NullTranslations:
-    """Return the catalog for ``language``; English needs none because the msgids are English."""
-    if language == "en":
-        return gettext_module.NullTranslations()
-    from babel.support import Translations
-
-    from common.i18n import compile_catalogs_if_stale
-
-    # A fresh checkout has only the .po files; compile them as the web app does.
-    compile_catalogs_if_stale()
-    return Translations.load(str(TRANSLATIONS_DIR), [language], domain="messages")
-
-
-def _language_in_argv(argv: list[str]) -> str | None:
-    """Find --lang before argparse runs, so that argparse's own help is translated too."""
-    for index, argument in enumerate(argv):
-        if argument.startswith("--lang="):
-            return argument.split("=", 1)[1]
-        if argument == "--lang" and index + 1 < len(argv):
-            return argv[index + 1]
-    return None
-
-
 # --- Arguments ---
 
 
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"{text!r} must be greater than 0")
-    return value
+def _positive_float(translate: Callable[[str], str]) -> Callable[[str], float]:
+    """Return an argparse type that accepts numbers above 0 and explains a bad value in the chosen language."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(translate(N_("%(value)s is not a number")) % {"value": repr(text)}) from None
+        if value <= 0:
+            raise argparse.ArgumentTypeError(translate(N_("%(value)s must be greater than 0")) % {"value": repr(text)})
+        return value
+
+    return parse
 
 
-def build_parser(translate: Callable[[str], str]) -> argparse.ArgumentParser:
-    """Build the argument parser with help texts in the chosen language."""
-    parser = argparse.ArgumentParser(
+def build_parser(translate: Callable[[str], str], language: str) -> argparse.ArgumentParser:
+    """Build the argument parser with help texts and argparse's own words in ``language``."""
+    parser = LocalizedArgumentParser(
+        language=language,
         prog="python -m module0_preflight check",
         description=translate(N_("Check DNS, HTTPS, the backend, STUN, TURN and Janus from this computer.")),
     )
@@ -97,7 +65,7 @@ def build_parser(translate: Callable[[str], str]) -> argparse.ArgumentParser:
     parser.add_argument("--janus", metavar="URL", help=translate(N_("Janus HTTP API URL, e.g. http://127.0.0.1:8088/janus (GET /info)")))
     parser.add_argument("--json", action="store_true", help=translate(N_("Print one JSON document instead of text")))
     parser.add_argument("--lang", choices=LANGUAGES, help=translate(N_("Output language (default: from LANG, else es)")))
-    parser.add_argument("--timeout", type=_positive_float, default=DEFAULT_TIMEOUT, metavar="S", help=translate(N_("Seconds each check may take (default: 5)")))
+    parser.add_argument("--timeout", type=_positive_float(translate), default=DEFAULT_TIMEOUT, metavar="S", help=translate(N_("Seconds each check may take (default: 5)")))
     parser.add_argument("--ca-file", metavar="PATH", help=translate(N_("PEM file of CA certificates to trust instead of the system's")))
     return parser
 
@@ -310,9 +278,9 @@ def main(argv: list[str] | None = None, environ: Mapping[str, str] | None = None
     environ = os.environ if environ is None else environ
     stream = stream or sys.stdout
 
-    language = pick_language(_language_in_argv(argv), environ)
-    translate = load_translations(language).gettext
-    parser = build_parser(translate)
+    language = pick_language(language_in_argv(argv), environ)
+    translate = load_translations(TRANSLATIONS_DIR, language).gettext
+    parser = build_parser(translate, language)
     try:
         options = parser.parse_args(argv)
     except SystemExit as exit_request:

@@ -103,6 +103,7 @@ TEXTS: dict[str, CheckText] = {
     ),
     # ICE servers document
     "ice_ok": CheckText(N_("%(servers)s entries with %(stun)s STUN and %(turn)s TURN urls; credentials valid for %(ttl)s s.")),
+    "ice_ok_without_turn": CheckText(N_("%(servers)s entries with %(stun)s STUN urls and no TURN url.")),
     "ice_bad_document": CheckText(
         N_("The reply is not {\"iceServers\": [...], \"ttl\": seconds}."),
         N_("The URL is not this course's backend, or the backend is an older version."),

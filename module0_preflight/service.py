@@ -286,12 +286,9 @@ def validate_ice_document(document: Any, now: float | None = None) -> IceDocumen
     if failures:
         found.results = failures + findings
         return found
-    main = CheckResult(
-        "ice_servers",
-        OK,
-        "ice_ok",
-        {"servers": len(document["iceServers"]), "stun": len(found.stun_urls), "turn": len(found.turn_servers), "ttl": ttl if has_ttl else "?"},
-    )
+    counts = {"servers": len(document["iceServers"]), "stun": len(found.stun_urls), "turn": len(found.turn_servers), "ttl": ttl if has_ttl else "?"}
+    # Without TURN entries there are no credentials, so their lifetime is not worth a mention.
+    main = CheckResult("ice_servers", OK, "ice_ok" if found.turn_servers else "ice_ok_without_turn", counts)
     found.results = [main, *findings]
     return found
 

@@ -189,7 +189,7 @@ def test_check_without_turn_warns(run_check, backend) -> None:
     ice = result.checks("ice_servers")
 
     assert result.exit_code == 0
-    assert [entry["code"] for entry in ice] == ["ice_ok", "ice_no_turn"]
+    assert [entry["code"] for entry in ice] == ["ice_ok_without_turn", "ice_no_turn"]
     assert ice[1]["status"] == "warn"
     assert ice[1]["required"] is False
 

@@ -15,8 +15,8 @@ STUN = {"urls": ["stun:127.0.0.1:3478"]}
 DOCUMENT_ROWS = [
     ({"iceServers": [STUN, GOOD_TURN], "ttl": TTL}, [("ok", "ice_ok")]),
     ({"iceServers": [{"urls": "stun:127.0.0.1"}, GOOD_TURN], "ttl": TTL}, [("ok", "ice_ok")]),
-    ({"iceServers": [STUN], "ttl": TTL}, [("ok", "ice_ok"), ("warn", "ice_no_turn")]),
-    ({"iceServers": [], "ttl": TTL}, [("ok", "ice_ok"), ("warn", "ice_no_turn")]),
+    ({"iceServers": [STUN], "ttl": TTL}, [("ok", "ice_ok_without_turn"), ("warn", "ice_no_turn")]),
+    ({"iceServers": [], "ttl": TTL}, [("ok", "ice_ok_without_turn"), ("warn", "ice_no_turn")]),
     ({"iceServers": [STUN, GOOD_TURN]}, [("ok", "ice_ok"), ("warn", "ice_ttl_missing")]),
     ({"iceServers": [STUN, GOOD_TURN], "ttl": "3600"}, [("ok", "ice_ok"), ("warn", "ice_ttl_missing")]),
     ({"iceServers": [{**GOOD_TURN, "password": "x"}], "ttl": TTL}, [("ok", "ice_ok"), ("warn", "ice_password_key")]),
