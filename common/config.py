@@ -71,7 +71,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("PUBLISH_CONNECT_TIMEOUT", 30.0, _parse_positive_float, "Seconds from Janus's SDP answer to a connected publisher (webrtcup) before the session is FAILED."),
     Setting("DEFAULT_MAX_VIEWERS", 50, _parse_positive_int, "Viewer limit of a new stream when the request sets none."),
     Setting("VIEWER_ANSWER_TIMEOUT", 30.0, _parse_positive_float, "Seconds a viewer may take to send its answer before it is removed."),
-    Setting("VIEWER_MEDIA_TIMEOUT", 30.0, _parse_positive_float, "Seconds without media before a connected viewer is removed."),
+    Setting("VIEWER_MEDIA_TIMEOUT", 30.0, _parse_positive_float, "Seconds a viewer may go without media: after its answer until webrtcup, after its media stops, and after its last bound /ws socket closes."),
     Setting("WS_PING_INTERVAL", 25.0, _parse_positive_float, "Seconds between server pings on /ws sockets."),
     Setting("WS_MAX_SOCKETS", 200, _parse_positive_int, "Open /ws sockets per process; one more is closed with code 1013."),
 )
