@@ -22,7 +22,7 @@ LANGUAGES = ("es", "en")
 # (title, description, owner name, actions applied after creation)
 DEMO_STREAMS = (
     ("🎥 Bienvenida al curso", "Presentación del curso y de las herramientas.", "Profesora", ()),
-    ("Clase 1: WebRTC de punta a punta", "Oferta, respuesta y candidatos ICE con un ejemplo en vivo.", "Profesora", (START,)),
+    ("Clase 1: WebRTC de punta a punta", "Oferta, respuesta y candidatos ICE con un ejemplo en directo.", "Profesora", (START,)),
     ("Clase 0: preparar el equipo", "Cámara, micrófono y prueba de conectividad.", "Profesora", (START, END)),
     ("Práctica: publicar desde Flutter", "Sesión de preguntas sobre la app móvil.", None, ()),
 )
