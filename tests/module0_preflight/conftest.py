@@ -77,7 +77,7 @@ def turn_secret(base_url: str) -> str:
         return DEFAULT_ICE_SETTINGS["TURN_SECRET"]
     secret = os.environ.get(TURN_SECRET_VARIABLE, "")
     if not secret:
-        pytest.skip(f"set {TURN_SECRET_VARIABLE} to the server's TURN_SECRET to verify credentials against --base-url")
+        pytest.skip(f"[needs_turn_secret] set {TURN_SECRET_VARIABLE} to the server's TURN_SECRET to verify credentials against --base-url")
     return secret
 
 

@@ -18,7 +18,9 @@ from tests.services.api_client import ApiClient
 STATUSES = {"ok", "warn", "fail", "skip"}
 
 
+@pytest.mark.grade(module=0, es="GET /health responde 200 con {\"status\": \"ok\"}")
 def test_health_ok(api: ApiClient) -> None:
+    """GET /health returns 200 with {"status": "ok"}."""
     response = api.get("/health")
 
     assert response.status_code == 200
@@ -26,7 +28,9 @@ def test_health_ok(api: ApiClient) -> None:
     assert response.json() == {"status": "ok"}
 
 
+@pytest.mark.grade(module=0, es="GET /ready lista base de datos y Janus con estado, código y detalle")
 def test_ready_lists_database_and_janus(api: ApiClient) -> None:
+    """GET /ready lists the database and Janus with status, code and detail."""
     response = api.get("/ready")
     body = response.json()
 
@@ -41,7 +45,9 @@ def test_ready_lists_database_and_janus(api: ApiClient) -> None:
         assert isinstance(check["data"], dict)
 
 
+@pytest.mark.grade(module=0, es="GET /ready da causa y siguiente paso de cada fallo o aviso")
 def test_ready_names_problem_cause_and_next_step(api: ApiClient) -> None:
+    """GET /ready gives a cause and a next step for each failure or warning."""
     body = api.get("/ready").json()
 
     for check in body["checks"]:

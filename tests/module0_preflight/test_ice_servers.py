@@ -22,7 +22,9 @@ def _turn_entries(body: dict) -> list[dict]:
     return [entry for entry in body["iceServers"] if any(url.startswith("turn") for url in entry["urls"])]
 
 
+@pytest.mark.grade(module=0, es="GET /api/v1/ice-servers devuelve iceServers y un ttl entero positivo")
 def test_ice_servers_document_shape(api: ApiClient) -> None:
+    """GET /api/v1/ice-servers returns iceServers and a positive integer ttl."""
     response = api.get("/api/v1/ice-servers")
     body = response.json()
 
@@ -33,7 +35,9 @@ def test_ice_servers_document_shape(api: ApiClient) -> None:
     assert isinstance(body["iceServers"], list)
 
 
+@pytest.mark.grade(module=0, es="Cada servidor ICE tiene solo urls, username y credential, con URL válidas")
 def test_ice_servers_exact_keys(api: ApiClient) -> None:
+    """Each ICE server has only urls, username and credential, with valid URLs."""
     body = api.get("/api/v1/ice-servers").json()
 
     for entry in body["iceServers"]:
@@ -45,7 +49,9 @@ def test_ice_servers_exact_keys(api: ApiClient) -> None:
             parse_ice_url(url)
 
 
+@pytest.mark.grade(module=0, es="Hay una entrada TURN con username y credential; las STUN llevan solo urls")
 def test_ice_servers_turn_entry_has_credentials(api: ApiClient) -> None:
+    """A TURN entry has username and credential; STUN entries have only urls."""
     body = api.get("/api/v1/ice-servers").json()
     turn_entries = _turn_entries(body)
 
@@ -59,7 +65,9 @@ def test_ice_servers_turn_entry_has_credentials(api: ApiClient) -> None:
             assert set(entry) == {"urls"}
 
 
+@pytest.mark.grade(module=0, es="El usuario TURN es <caducidad>:<usuario> y caduca a los ttl segundos")
 def test_turn_username_expires_after_ttl(api: ApiClient) -> None:
+    """The TURN username is <expiry>:<user> and expires after ttl seconds."""
     before = time.time()
     body = api.get("/api/v1/ice-servers").json()
     after = time.time()
@@ -72,7 +80,9 @@ def test_turn_username_expires_after_ttl(api: ApiClient) -> None:
         assert before + body["ttl"] - CLOCK_TOLERANCE <= int(expiry) <= after + body["ttl"] + CLOCK_TOLERANCE
 
 
+@pytest.mark.grade(module=0, es="La credencial TURN es base64(HMAC-SHA1(secreto, usuario))")
 def test_turn_credential_is_hmac_of_username(api: ApiClient, turn_secret: str) -> None:
+    """The TURN credential is base64(HMAC-SHA1(secret, username))."""
     body = api.get("/api/v1/ice-servers").json()
 
     for entry in _turn_entries(body):
@@ -80,7 +90,9 @@ def test_turn_credential_is_hmac_of_username(api: ApiClient, turn_secret: str) -
         assert entry["credential"] == base64.b64encode(digest).decode()
 
 
+@pytest.mark.grade(module=0, es="Cada petición recibe un usuario TURN distinto")
 def test_turn_usernames_differ_per_request(api: ApiClient) -> None:
+    """Each request gets a different TURN username."""
     first = _turn_entries(api.get("/api/v1/ice-servers").json())
     second = _turn_entries(api.get("/api/v1/ice-servers").json())
 
@@ -88,7 +100,9 @@ def test_turn_usernames_differ_per_request(api: ApiClient) -> None:
     assert first[0]["username"].partition(":")[2] != second[0]["username"].partition(":")[2]
 
 
+@pytest.mark.grade(module=0, es="GET /api/v1/ice-servers no contiene nunca el secreto TURN")
 def test_ice_servers_never_contain_secret(api: ApiClient, turn_secret: str) -> None:
+    """GET /api/v1/ice-servers never contains the TURN secret."""
     response = api.get("/api/v1/ice-servers")
 
     assert turn_secret not in response.text

@@ -45,7 +45,9 @@ def _html_lang(html: str) -> str:
         ("", {"Accept-Language": "fr"}, "es"),
     ],
 )
+@pytest.mark.grade(module=0, es="La página /preflight sale en español salvo que se pida inglés")
 def test_page_language(api: ApiClient, query: str, headers: dict, language: str) -> None:
+    """The /preflight page is in Spanish unless English is requested."""
     spanish = Translations.load(str(TRANSLATIONS_DIR), ["es"], domain="messages")
     title = "Connectivity preflight"
 
@@ -57,7 +59,9 @@ def test_page_language(api: ApiClient, query: str, headers: dict, language: str)
     assert (spanish.gettext(title) if language == "es" else title) in response.text
 
 
+@pytest.mark.grade(module=0, es="Se sirven el script y la hoja de estilos de la página de preflight")
 def test_page_assets_served(api: ApiClient) -> None:
+    """The preflight page's script and stylesheet are served."""
     script = api.get("/static/preflight/preflight.js")
     stylesheet = api.get("/static/preflight/preflight.css")
 

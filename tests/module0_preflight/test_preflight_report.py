@@ -20,7 +20,9 @@ def _checks_by_code(body: dict) -> dict[str, list[dict]]:
     return found
 
 
+@pytest.mark.grade(module=0, es="GET /api/v1/preflight informa de base de datos, Janus, STUN y TURN")
 def test_preflight_report_shape(api: ApiClient) -> None:
+    """GET /api/v1/preflight reports the database, Janus, STUN and TURN."""
     response = api.get("/api/v1/preflight")
     body = response.json()
 
@@ -36,14 +38,18 @@ def test_preflight_report_shape(api: ApiClient) -> None:
             assert check["nextStep"]
 
 
+@pytest.mark.grade(module=0, es="El preflight da failed solo si falla una comprobación obligatoria")
 def test_preflight_status_follows_required_checks(api: ApiClient) -> None:
+    """The preflight status is failed only when a required check fails."""
     body = api.get("/api/v1/preflight").json()
 
     required_failed = any(check["required"] and check["status"] == "fail" for check in body["checks"])
     assert body["status"] == ("failed" if required_failed else "ok")
 
 
+@pytest.mark.grade(module=0, es="serverTime del preflight es la hora UTC actual")
 def test_preflight_server_time_is_current_utc(api: ApiClient) -> None:
+    """The preflight serverTime is the current UTC time."""
     body = api.get("/api/v1/preflight").json()
 
     server_time = datetime.fromisoformat(body["serverTime"].replace("Z", "+00:00"))
@@ -51,7 +57,9 @@ def test_preflight_server_time_is_current_utc(api: ApiClient) -> None:
     assert abs(server_time - datetime.now(timezone.utc)) < timedelta(minutes=5)
 
 
+@pytest.mark.grade(module=0, es="GET /api/v1/preflight no contiene nunca el secreto TURN")
 def test_preflight_never_contains_turn_secret(api: ApiClient, turn_secret: str) -> None:
+    """GET /api/v1/preflight never contains the TURN secret."""
     response = api.get("/api/v1/preflight")
 
     assert turn_secret not in response.text

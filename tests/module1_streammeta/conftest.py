@@ -72,7 +72,7 @@ def admin_token(base_url: str, app_config: dict) -> str:
         return app_config["ADMIN_TOKEN"]
     token = os.environ.get(ADMIN_TOKEN_VARIABLE, "")
     if not token:
-        pytest.skip(f"set {ADMIN_TOKEN_VARIABLE} to the server's ADMIN_TOKEN to run admin tests against --base-url")
+        pytest.skip(f"[needs_admin_token] set {ADMIN_TOKEN_VARIABLE} to the server's ADMIN_TOKEN to run admin tests against --base-url")
     return token
 
 

@@ -53,7 +53,9 @@ def _headers(kind: str, token: str, other_token: str, admin_token: str) -> dict[
 
 @pytest.mark.parametrize(("method", "suffix", "body"), CHANGES)
 @pytest.mark.parametrize(("kind", "status", "code"), AUTH_TABLE)
+@pytest.mark.grade(module=1, es="Los cambios exigen el token de la emisión o el del instructor (401/403)")
 def test_change_auth_table(api, make_stream, read_stream, admin_token, method, suffix, body, kind, status, code) -> None:
+    """Changes need the stream's token or the instructor's (401/403)."""
     stream, token = make_stream(title="Con dueño")
     _other, other_token = make_stream(title="Otra")
     headers = _headers(kind, token, other_token, admin_token)
@@ -70,26 +72,34 @@ def test_change_auth_table(api, make_stream, read_stream, admin_token, method, s
     assert read_stream(stream["id"]) == stream
 
 
+@pytest.mark.grade(module=1, es="Leer emisiones no necesita token")
 def test_reads_are_anonymous(api, make_stream) -> None:
+    """Reading streams needs no token."""
     stream, _token = make_stream()
 
     assert api.get(f"{STREAMS}/{stream['id']}").status_code == 200
     assert api.get(STREAMS).status_code == 200
 
 
+@pytest.mark.grade(module=1, es="Crear una emisión no necesita token")
 def test_create_needs_no_token(api) -> None:
+    """Creating a stream needs no token."""
     response = api.post(STREAMS, json={"title": "Cualquiera puede crear"})
 
     assert response.status_code == 201
 
 
+@pytest.mark.grade(module=1, es="Una emisión inexistente da 404 antes de mirar el token")
 def test_missing_stream_is_404_before_auth(api) -> None:
+    """A missing stream gets 404 before the token is checked."""
     response = api.post(f"{STREAMS}/00000000-0000-4000-8000-000000000000/start")
 
     assert_problem(response, 404, "not_found")
 
 
+@pytest.mark.grade(module=1, es="Un cuerpo inválido da 400 antes de mirar el token")
 def test_validation_before_auth(api, make_stream, read_stream) -> None:
+    """An invalid body gets 400 before the token is checked."""
     stream, _token = make_stream()
 
     response = api.patch(f"{STREAMS}/{stream['id']}", json={"title": ""})

@@ -44,7 +44,9 @@ def _create_many(make_stream, marker: str, count: int) -> list[dict[str, Any]]:
     return [make_stream(title=f"{marker} clase {index:02d}")[0] for index in range(count)]
 
 
+@pytest.mark.grade(module=1, es="La lista sale de la más nueva a la más antigua por defecto")
 def test_default_order_newest_first(make_stream, marker, list_streams) -> None:
+    """The list is newest first by default."""
     created = _create_many(make_stream, marker, 5)
 
     page = list_streams()
@@ -67,7 +69,9 @@ def test_default_order_newest_first(make_stream, marker, list_streams) -> None:
         ("-title", "title", True),
     ],
 )
+@pytest.mark.grade(module=1, es="El parámetro sort ordena por fecha o por título en los dos sentidos")
 def test_sort_orders(make_stream, marker, list_streams, sort: str, key: str, reverse: bool) -> None:
+    """The sort parameter orders by date or title in both directions."""
     for word in ("delta", "Alfa", "charlie", "bravo"):
         make_stream(title=f"{word} {marker}")
 
@@ -90,7 +94,9 @@ def test_title_ties_break_on_id(make_stream, marker, list_streams) -> None:
     assert _ids(descending) == list(reversed(ids))
 
 
+@pytest.mark.grade(module=1, es="Las páginas recorren todas las emisiones una sola vez")
 def test_pages_cover_everything_once(make_stream, marker, list_streams) -> None:
+    """The pages cover every stream exactly once."""
     created = _create_many(make_stream, marker, 25)
 
     pages = [list_streams(pageSize=10, page=number) for number in (1, 2, 3)]
@@ -102,7 +108,9 @@ def test_pages_cover_everything_once(make_stream, marker, list_streams) -> None:
     assert all(page["totalPages"] == 3 for page in pages)
 
 
+@pytest.mark.grade(module=1, es="Los enlaces next y prev recorren todas las páginas")
 def test_links_walk_all_pages(api, make_stream, marker, list_streams) -> None:
+    """The next and prev links walk all pages."""
     created = _create_many(make_stream, marker, 7)
     first = list_streams(pageSize=3, status="CREATED")
 
@@ -159,7 +167,9 @@ def test_no_match_is_empty(list_streams) -> None:
     assert page["links"]["prev"] is None
 
 
+@pytest.mark.grade(module=1, es="pageSize respeta sus límites")
 def test_page_size_limits(make_stream, marker, list_streams) -> None:
+    """pageSize stays within its limits."""
     _create_many(make_stream, marker, 3)
 
     assert len(list_streams(pageSize=1)["items"]) == 1
@@ -179,7 +189,9 @@ def test_page_size_limits(make_stream, marker, list_streams) -> None:
         ({}, {"new", "live", "ended", "cancelled"}),
     ],
 )
+@pytest.mark.grade(module=1, es="El parámetro status filtra por estado")
 def test_status_filter(api, make_stream, marker, list_streams, status_params: dict, expected: set[str]) -> None:
+    """The status parameter filters by status."""
     for name, actions in (("new", []), ("live", ["start"]), ("ended", ["start", "end"]), ("cancelled", ["end"])):
         stream, token = make_stream(title=f"{marker} {name}")
         for action in actions:
@@ -214,7 +226,9 @@ def test_search_in_title(api, make_stream, titles: list[str], q: str, expected: 
     assert sorted(found) == sorted(expected)
 
 
+@pytest.mark.grade(module=1, es="La búsqueda q encuentra texto de la descripción")
 def test_search_in_description(api, make_stream, marker) -> None:
+    """The q search finds text in the description."""
     make_stream(title="Sin pista", description=f"Hablamos de {marker} y de TURN")
     make_stream(title="Tampoco", description="nada que ver")
 
@@ -262,7 +276,9 @@ def test_blank_search_lists_all(api) -> None:
         ("limit=5", "limit"),
     ],
 )
+@pytest.mark.grade(module=1, es="Un parámetro de consulta inválido da 400 con el campo")
 def test_invalid_query_params(api, query: str, field: str) -> None:
+    """An invalid query parameter gets 400 naming the field."""
     response = api.get(f"{STREAMS}?{query}")
 
     problem = assert_problem(response, 400, "validation_error")

@@ -18,7 +18,9 @@ STREAM_FIELDS = {
 }
 
 
+@pytest.mark.grade(module=1, es="POST /api/v1/streams crea la emisión y devuelve su token, ETag y Location")
 def test_create_returns_stream_and_token(api) -> None:
+    """POST /api/v1/streams creates the stream and returns its token, ETag and Location."""
     response = api.post(STREAMS, json={"title": "  Clase 1: WebRTC  ", "description": "Oferta y respuesta", "ownerName": "Ana", "maxViewers": 30})
 
     assert response.status_code == 201, response.text
@@ -41,7 +43,9 @@ def test_create_returns_stream_and_token(api) -> None:
     assert response.headers["Location"].endswith(f"{STREAMS}/{body['id']}")
 
 
+@pytest.mark.grade(module=1, es="Una emisión creada solo con título toma los valores por defecto")
 def test_create_defaults(api) -> None:
+    """A stream created with only a title gets the default values."""
     response = api.post(STREAMS, json={"title": "Solo título"})
 
     assert response.status_code == 201, response.text
@@ -51,7 +55,9 @@ def test_create_defaults(api) -> None:
     assert body["maxViewers"] == 50
 
 
+@pytest.mark.grade(module=1, es="El publishToken solo aparece en la respuesta de creación")
 def test_token_shown_only_on_create(api, make_stream) -> None:
+    """The publishToken appears only in the create response."""
     stream, _token = make_stream()
 
     read = api.get(f"{STREAMS}/{stream['id']}").json()
@@ -61,7 +67,9 @@ def test_token_shown_only_on_create(api, make_stream) -> None:
     assert all("publishToken" not in item for item in listed)
 
 
+@pytest.mark.grade(module=1, es="GET de una emisión devuelve sus campos y su ETag")
 def test_read_stream_with_etag(api, make_stream) -> None:
+    """GET of a stream returns its fields and its ETag."""
     stream, _token = make_stream(title="Lectura")
 
     response = api.get(f"{STREAMS}/{stream['id']}")
@@ -129,7 +137,9 @@ def test_limits_are_inclusive(api) -> None:
         ({"title": "", "maxViewers": -1, "extra": 1}, {"title", "maxViewers", "extra"}),
     ],
 )
+@pytest.mark.grade(module=1, es="Un cuerpo inválido da 400 validation_error con los campos y no crea nada")
 def test_create_rejects_invalid_body(api, body: dict, fields: set[str]) -> None:
+    """An invalid body gets 400 validation_error naming the fields and creates nothing."""
     before = api.get(STREAMS).json()["total"]
 
     response = api.post(STREAMS, json=body)
@@ -156,7 +166,9 @@ def test_create_rejects_non_object(api, body: str) -> None:
 
 
 @pytest.mark.parametrize("body", ['{"title": "x"', "{'title': 'x'}", '{"title": }', b"\xff\xfe\x00"])
+@pytest.mark.grade(module=1, es="Un JSON mal formado da 400 malformed_json y no crea nada")
 def test_malformed_json(api, body) -> None:
+    """Malformed JSON gets 400 malformed_json and creates nothing."""
     before = api.get(STREAMS).json()["total"]
 
     response = api.post(STREAMS, data=body, headers={"Content-Type": "application/json"})
@@ -165,7 +177,9 @@ def test_malformed_json(api, body) -> None:
     assert api.get(STREAMS).json()["total"] == before
 
 
+@pytest.mark.grade(module=1, es="Un cuerpo de formulario da 415 unsupported_media_type")
 def test_form_body_is_unsupported(api) -> None:
+    """A form body gets 415 unsupported_media_type."""
     response = api.post(STREAMS, data="title=x", headers={"Content-Type": "application/x-www-form-urlencoded"})
 
     assert_problem(response, 415, "unsupported_media_type")
@@ -175,7 +189,9 @@ def test_form_body_is_unsupported(api) -> None:
     "stream_id",
     ["xyz", "0", "123e4567-e89b-12d3-a456-42661417400", str(uuid.uuid4()), "a" * 300, "💥", "%00", "' OR 1=1 --"],
 )
+@pytest.mark.grade(module=1, es="Un id desconocido da 404 not_found en todas las rutas de la emisión")
 def test_unknown_ids_are_404(api, stream_id: str) -> None:
+    """An unknown id gets 404 not_found on every stream route."""
     for method in ("GET", "PATCH", "DELETE"):
         response = api.request(method, f"{STREAMS}/{stream_id}", json={"title": "x"} if method == "PATCH" else None)
         assert_problem(response, 404, "not_found")
@@ -192,7 +208,9 @@ def test_uppercase_id_finds_stream(api, make_stream) -> None:
     assert response.json()["id"] == stream["id"]
 
 
+@pytest.mark.grade(module=1, es="PATCH cambia título y descripción y sube la versión")
 def test_patch_title_and_description(api, make_stream, read_stream) -> None:
+    """PATCH changes the title and description and raises the version."""
     stream, token = make_stream(title="Antes", description="vieja")
 
     response = api.patch(f"{STREAMS}/{stream['id']}", json={"title": " Después ", "description": "nueva"}, headers=bearer(token))
@@ -238,7 +256,9 @@ def test_patch_without_change_keeps_version(api, make_stream) -> None:
         ({"title": "ok", "version": 9}, {"version"}),
     ],
 )
+@pytest.mark.grade(module=1, es="PATCH con cuerpo inválido da 400 y no cambia nada")
 def test_patch_rejects_invalid_body(api, make_stream, read_stream, body: dict, fields: set[str]) -> None:
+    """PATCH with an invalid body gets 400 and changes nothing."""
     stream, token = make_stream(title="Sin cambios")
 
     response = api.patch(f"{STREAMS}/{stream['id']}", json=body, headers=bearer(token))
@@ -268,7 +288,9 @@ def test_patch_live_stream_allowed(api, make_stream) -> None:
     assert response.json()["title"] == "En directo"
 
 
+@pytest.mark.grade(module=1, es="PATCH de una emisión terminada da 409")
 def test_patch_ended_stream_conflict(api, make_stream, read_stream) -> None:
+    """PATCH of an ended stream gets 409."""
     stream, token = make_stream()
     ended = api.post(f"{STREAMS}/{stream['id']}/end", headers=bearer(token)).json()
 
@@ -280,7 +302,9 @@ def test_patch_ended_stream_conflict(api, make_stream, read_stream) -> None:
 
 
 @pytest.mark.parametrize("actions", [[], ["end"], ["start", "end"]])
+@pytest.mark.grade(module=1, es="DELETE borra una emisión creada o terminada")
 def test_delete_created_or_ended(api, make_stream, actions: list[str]) -> None:
+    """DELETE removes a created or ended stream."""
     stream, token = make_stream()
     for action in actions:
         assert api.post(f"{STREAMS}/{stream['id']}/{action}", headers=bearer(token)).status_code == 200
@@ -293,7 +317,9 @@ def test_delete_created_or_ended(api, make_stream, actions: list[str]) -> None:
     assert_problem(api.delete(f"{STREAMS}/{stream['id']}", headers=bearer(token)), 404, "not_found")
 
 
+@pytest.mark.grade(module=1, es="DELETE de una emisión en directo da 409")
 def test_delete_live_conflict(api, make_stream, read_stream) -> None:
+    """DELETE of a live stream gets 409."""
     stream, token = make_stream()
     live = api.post(f"{STREAMS}/{stream['id']}/start", headers=bearer(token)).json()
 
@@ -304,7 +330,9 @@ def test_delete_live_conflict(api, make_stream, read_stream) -> None:
     assert read_stream(stream["id"]) == live
 
 
+@pytest.mark.grade(module=1, es="Los errores problem+json devuelven el X-Request-ID")
 def test_problem_has_request_id(api) -> None:
+    """problem+json errors carry the X-Request-ID."""
     response = api.get(f"{STREAMS}/{uuid.uuid4()}", headers={"X-Request-ID": "test-req-1"})
 
     problem = assert_problem(response, 404, "not_found")
@@ -321,7 +349,9 @@ def test_problem_has_request_id(api) -> None:
         ("fr", "La emisión está en LIVE, así que no puede iniciarse: solo una emisión CREATED puede pasar a LIVE."),
     ],
 )
+@pytest.mark.grade(module=1, es="El detail de los errores sigue Accept-Language (español por defecto)")
 def test_detail_language(api, make_stream, language: str, expected_detail: str) -> None:
+    """Error details follow Accept-Language (Spanish by default)."""
     stream, token = make_stream()
     api.post(f"{STREAMS}/{stream['id']}/start", headers=bearer(token))
 
@@ -343,7 +373,9 @@ def test_field_messages_language(api, language: str, expected_message: str) -> N
     assert response.headers["Content-Language"] == language
 
 
+@pytest.mark.grade(module=1, es="GET /api/openapi.json lista las rutas de emisiones")
 def test_openapi_lists_stream_routes(api) -> None:
+    """GET /api/openapi.json lists the stream routes."""
     response = api.get("/api/openapi.json")
 
     assert response.status_code == 200

@@ -24,7 +24,9 @@ def _move(api: ApiClient, stream_id: str, actions: list[str], token: str) -> dic
     return body
 
 
+@pytest.mark.grade(module=1, es="POST .../start pasa la emisión a LIVE")
 def test_start_goes_live(api, make_stream) -> None:
+    """POST .../start moves the stream to LIVE."""
     stream, token = make_stream()
 
     response = api.post(f"{STREAMS}/{stream['id']}/start", headers=bearer(token))
@@ -38,7 +40,9 @@ def test_start_goes_live(api, make_stream) -> None:
     assert response.headers["ETag"] == '"2"'
 
 
+@pytest.mark.grade(module=1, es="POST .../end tras start pasa la emisión a ENDED")
 def test_end_after_live(api, make_stream) -> None:
+    """POST .../end after start moves the stream to ENDED."""
     stream, token = make_stream()
     live = _move(api, stream["id"], ["start"], token)
 
@@ -51,7 +55,9 @@ def test_end_after_live(api, make_stream) -> None:
     assert body["endedAt"] >= body["startedAt"]
 
 
+@pytest.mark.grade(module=1, es="POST .../end de una emisión sin empezar la cancela")
 def test_end_cancels_created(api, make_stream) -> None:
+    """POST .../end of a stream that never started cancels it."""
     stream, token = make_stream()
 
     body = _move(api, stream["id"], ["end"], token)
@@ -71,7 +77,9 @@ def test_end_cancels_created(api, make_stream) -> None:
         (["end"], "end", "ENDED", "ENDED"),
     ],
 )
+@pytest.mark.grade(module=1, es="Una transición no permitida da 409 y no cambia la emisión")
 def test_invalid_transition_conflict(api, make_stream, read_stream, setup, action, current, target) -> None:
+    """A transition that is not allowed gets 409 and leaves the stream as it was."""
     stream, token = make_stream()
     before = _move(api, stream["id"], setup, token)
 
@@ -95,7 +103,9 @@ def test_transition_ignores_body(api, make_stream) -> None:
 
 
 @pytest.mark.parametrize("if_match", ['"1"', 'W/"1"', "*", '"7", "1"'])
+@pytest.mark.grade(module=1, es="If-Match con la versión actual deja hacer el cambio")
 def test_if_match_current_version(api, make_stream, if_match: str) -> None:
+    """If-Match with the current version lets the change through."""
     stream, token = make_stream()
 
     response = api.post(f"{STREAMS}/{stream['id']}/start", headers={**bearer(token), "If-Match": if_match})
@@ -114,7 +124,9 @@ def test_if_match_current_version(api, make_stream, if_match: str) -> None:
     ],
 )
 @pytest.mark.parametrize("if_match", ['"2"', 'W/"0"', '"abc"', "garbage"])
+@pytest.mark.grade(module=1, es="If-Match con una versión vieja da 412 y no cambia nada")
 def test_if_match_stale_version(api, make_stream, read_stream, method, suffix, body, if_match) -> None:
+    """If-Match with a stale version gets 412 and changes nothing."""
     stream, token = make_stream()
 
     response = api.request(method, f"{STREAMS}/{stream['id']}{suffix}", json=body, headers={**bearer(token), "If-Match": if_match})
@@ -125,7 +137,9 @@ def test_if_match_stale_version(api, make_stream, read_stream, method, suffix, b
     assert read_stream(stream["id"]) == stream
 
 
+@pytest.mark.grade(module=1, es="El ETag de una respuesta sirve como If-Match del siguiente cambio")
 def test_etag_round_trip(api, make_stream) -> None:
+    """The ETag of one response works as the If-Match of the next change."""
     stream, token = make_stream()
     etag = api.get(f"{STREAMS}/{stream['id']}").headers["ETag"]
 
@@ -199,7 +213,9 @@ def _run_together(count: int, call: Callable[[ApiClient], Any], server_url: str)
 
 
 @pytest.mark.parametrize(("setup", "action"), [([], "start"), (["start"], "end"), ([], "end")])
+@pytest.mark.grade(module=1, es="De varias transiciones simultáneas gana exactamente una")
 def test_concurrent_transitions_one_wins(api, make_stream, read_stream, server_url, setup, action) -> None:
+    """Of several simultaneous transitions exactly one wins."""
     stream, token = make_stream()
     before = _move(api, stream["id"], setup, token)
 
