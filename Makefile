@@ -9,8 +9,14 @@ PORT ?= 5000
 # (the media tests then skip, saying why).
 TEST_NETNS ?= 1
 PYTEST_ARGS ?=
+# `make grade`: the last module to grade, the server's URL (empty: this repository's code
+# in-process, inside the hermetic namespace like `make test`) and extra grader options.
+# The grader reads the server's tokens from COURSE_ADMIN_TOKEN and COURSE_TURN_SECRET.
+MODULE ?= 3
+BASE_URL ?=
+GRADE_ARGS ?=
 
-.PHONY: run test venv translations janus-local clean
+.PHONY: run test grade venv translations janus-local clean
 
 venv: $(STAMP)
 
@@ -35,6 +41,17 @@ ifeq ($(TEST_NETNS),1)
 	scripts/hermetic-run $(BIN)/pytest $(PYTEST_ARGS)
 else
 	$(BIN)/pytest $(PYTEST_ARGS)
+endif
+
+grade: translations
+ifeq ($(BASE_URL),)
+ifeq ($(TEST_NETNS),1)
+	scripts/hermetic-run $(BIN)/python -m tests.grade --module $(MODULE) $(GRADE_ARGS)
+else
+	$(BIN)/python -m tests.grade --module $(MODULE) $(GRADE_ARGS)
+endif
+else
+	$(BIN)/python -m tests.grade --module $(MODULE) --base-url $(BASE_URL) $(GRADE_ARGS)
 endif
 
 janus-local: $(STAMP)
