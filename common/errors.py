@@ -9,6 +9,7 @@ from typing import Any
 from flask import Flask, Response, json, request
 from flask_babel import gettext, lazy_gettext as _l
 from flask_smorest import Blueprint as FlaskSmorestBlueprint
+from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 logger = logging.getLogger(__name__)
@@ -54,6 +55,7 @@ PROBLEMS: dict[str, ProblemKind] = {
     "internal_error": ProblemKind(500, "Internal server error", _l("An unexpected error occurred; the request id identifies it in the logs.")),
     "janus_error": ProblemKind(502, "Janus error", _l("The media server (Janus) rejected the request.")),
     "janus_unavailable": ProblemKind(503, "Janus unavailable", _l("The media server (Janus) is not reachable.")),
+    "database_unavailable": ProblemKind(503, "Database unavailable", _l("The database is not reachable; try again in a few seconds.")),
     "service_unavailable": ProblemKind(503, "Service unavailable", _l("The service is temporarily unavailable.")),
     "janus_timeout": ProblemKind(504, "Janus timeout", _l("The media server (Janus) did not answer in time.")),
 }
@@ -244,6 +246,23 @@ def _handle_unexpected(error: Exception) -> Response:
     return problem_response("internal_error")
 
 
+def _handle_database_error(error: Exception) -> Response:
+    """Respond to a lost or refused database connection with 503 database_unavailable; other driver errors are 500."""
+    unavailable = isinstance(error, (OperationalError, InterfaceError, DisconnectionError)) or getattr(error, "connection_invalidated", False)
+    if not unavailable:
+        return _handle_unexpected(error)
+    cause = getattr(error, "orig", None) or error
+    logger.warning(
+        "database unavailable on %s %s (request %s): %s %s",
+        request.method,
+        request.path,
+        getattr(request, "request_id", "-"),
+        cause.__class__.__name__,
+        cause.args[:1],
+    )
+    return problem_response("database_unavailable")
+
+
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
 
@@ -265,4 +284,6 @@ def init_errors(app: Flask) -> None:
     app.before_request(_require_json_body)
     app.register_error_handler(ApiError, _handle_api_error)
     app.register_error_handler(HTTPException, _handle_http_exception)
+    app.register_error_handler(DBAPIError, _handle_database_error)
+    app.register_error_handler(DisconnectionError, _handle_database_error)
     app.register_error_handler(Exception, _handle_unexpected)

@@ -192,3 +192,17 @@ def drop(connection: socket.socket) -> None:
 
     connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
     connection.close()
+
+
+@pytest.fixture
+def restartable_mariadb() -> Iterator[Any]:
+    """A MariaDB server of the test's own, which the test may stop and start again (the shared one must stay up)."""
+    from tests.services.mariadb import find_binaries, start_mariadb
+
+    # innodb_flush_log_at_trx_commit stays at its default of 1, so a commit
+    # survives a SIGKILL of mariadbd.
+    server = start_mariadb(find_binaries(), server_args=("--innodb-buffer-pool-size=32M", "--max-connections=200"))
+    try:
+        yield server
+    finally:
+        server.stop()

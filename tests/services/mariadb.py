@@ -2,7 +2,9 @@
 
 `mariadb_server` starts Debian's mariadbd on a free port with its data directory
 and socket in a temporary folder, creates an application user with a random
-password, and stops the server by its PID at the end. `mariadb_url` gives each
+password, and stops the server by its PID at the end. `MariaDBServer.restart`
+stops and starts the same server on the same data directory and port, for
+tests of a database outage. `mariadb_url` gives each
 test a fresh utf8mb4 database and drops it afterwards. `start_mariadb` is also
 used by bench/bench_streams.py.
 """
@@ -46,6 +48,9 @@ class MariaDBServer:
     client: str
     log_path: Path
     databases: set[str] = field(default_factory=set)
+    # What starts this server again: the mariadbd command line and the mariadb-admin path.
+    command: list[str] = field(default_factory=list)
+    admin_binary: str = ""
 
     @property
     def socket(self) -> Path:
@@ -84,16 +89,53 @@ class MariaDBServer:
         output = self.admin(f"SHOW GLOBAL STATUS LIKE '{name}'")
         return int(output.split("\t")[1])
 
+    def stop_process(self, kill: bool = False) -> None:
+        """Stop mariadbd by its PID and keep its files: SIGTERM (SIGKILL after STOP_TIMEOUT), or SIGKILL at once with ``kill``."""
+        if self.process.poll() is not None:
+            return
+        if kill:
+            self.process.kill()
+        else:
+            self.process.terminate()
+        try:
+            self.process.wait(timeout=STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            logger.warning("mariadbd %d did not stop in %.0f s; killing it", self.process.pid, STOP_TIMEOUT)
+            self.process.kill()
+            self.process.wait(timeout=STOP_TIMEOUT)
+
+    def start_process(self) -> None:
+        """Start mariadbd again with the same command line (data directory, port) and wait until it answers."""
+        if self.process.poll() is None:
+            return
+        self.process = subprocess.Popen(self.command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.wait_ready()
+
+    def restart(self, kill: bool = False) -> None:
+        """Stop mariadbd (SIGKILL with ``kill``, as a crash) and start it again on the same data directory and port."""
+        self.stop_process(kill=kill)
+        self.start_process()
+
+    def wait_ready(self) -> None:
+        """Wait until mariadbd answers ping on its socket; raise MariaDBStartError when it exits or START_TIMEOUT passes."""
+        deadline = time.monotonic() + START_TIMEOUT
+        while True:
+            if self.process.poll() is not None:
+                raise MariaDBStartError(f"mariadbd exited with {self.process.returncode} on port {self.port}:\n{_log_tail(self.log_path)}")
+            ping = subprocess.run(
+                [self.admin_binary, "--no-defaults", f"--socket={self.socket}", "--user=root", "ping"],
+                capture_output=True,
+                timeout=30,
+            )
+            if ping.returncode == 0:
+                return
+            if time.monotonic() > deadline:
+                raise MariaDBStartError(f"mariadbd did not answer ping within {START_TIMEOUT:.0f} s:\n{_log_tail(self.log_path)}")
+            time.sleep(0.1)
+
     def stop(self) -> None:
         """Stop mariadbd by its PID (SIGTERM, then SIGKILL after STOP_TIMEOUT) and remove its files."""
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                logger.warning("mariadbd %d did not stop in %.0f s; killing it", self.process.pid, STOP_TIMEOUT)
-                self.process.kill()
-                self.process.wait(timeout=STOP_TIMEOUT)
+        self.stop_process()
         shutil.rmtree(self.workdir, ignore_errors=True)
 
 
@@ -126,23 +168,21 @@ def _start_once(workdir: Path, binaries: dict[str, str], server_args: Sequence[s
         *server_args,
     ]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    server = MariaDBServer(workdir=workdir, port=port, password=secrets.token_urlsafe(18), process=process, client=binaries["mariadb"], log_path=log_path)
-
-    deadline = time.monotonic() + START_TIMEOUT
-    while True:
-        if process.poll() is not None:
-            raise MariaDBStartError(f"mariadbd exited with {process.returncode} on port {port}:\n{_log_tail(log_path)}")
-        ping = subprocess.run(
-            [binaries["mariadb-admin"], "--no-defaults", f"--socket={server.socket}", "--user=root", "ping"],
-            capture_output=True,
-            timeout=30,
-        )
-        if ping.returncode == 0:
-            break
-        if time.monotonic() > deadline:
-            server.stop()
-            raise MariaDBStartError(f"mariadbd did not answer ping within {START_TIMEOUT:.0f} s:\n{_log_tail(log_path)}")
-        time.sleep(0.1)
+    server = MariaDBServer(
+        workdir=workdir,
+        port=port,
+        password=secrets.token_urlsafe(18),
+        process=process,
+        client=binaries["mariadb"],
+        log_path=log_path,
+        command=command,
+        admin_binary=binaries["mariadb-admin"],
+    )
+    try:
+        server.wait_ready()
+    except MariaDBStartError:
+        server.stop_process()
+        raise
 
     server.admin(
         f"CREATE USER '{APP_USER}'@'127.0.0.1' IDENTIFIED BY '{server.password}'; "
