@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import socket
 import threading
+import time
 from typing import Any, Callable, Iterator
 
 import pytest
@@ -20,6 +21,7 @@ from flask import Flask
 from common.janus.errors import JanusHandleNotFound
 from tests.module2_session.conftest import wait_for  # noqa: F401  (used by the fault tests)
 from tests.module3_watch.conftest import EventSocket, db_backend, make_app, open_socket  # noqa: F401  (fixtures)
+from tests.module3_watch.test_e2e_media import peers  # noqa: F401  (fixture)
 from tests.services.live_server import LiveServer
 
 # Bounded waits for what happens asynchronously. Generous because other suites
@@ -109,6 +111,33 @@ class Backend:
 
     def ws_url(self, stream_id: str) -> str:
         return f"ws://127.0.0.1:{self.port}/ws/streams/{stream_id}"
+
+
+def publish_when_ready(backend: Backend, peer: Any, stream_id: str, token: str) -> dict[str, Any]:
+    """Publish ``peer`` once the backend accepts the offer (503/504 while it reconnects to Janus); return the session."""
+    offer = peer.create_offer()
+    deadline = time.monotonic() + EVENT_WAIT
+    while True:
+        response = peer.post_offer(backend.url, stream_id, token, offer)
+        if response.status_code == 201:
+            break
+        assert response.status_code in DOCUMENTED_5XX, response.text
+        if time.monotonic() > deadline:
+            pytest.fail(f"the backend still answers {response.status_code} to a publish after {EVENT_WAIT:g} s: {response.text}")
+        time.sleep(0.5)
+    peer.session = response.json()
+    peer.accept_answer(peer.session["answer"]["sdp"])
+    return peer.session
+
+
+def viewer_handles(app: Flask, stream_id: str) -> list[int]:
+    """Return the Janus handle ids of the stream's viewer rows (the API never shows them)."""
+    from common.db import db
+    from module3_watch.models import Viewer
+
+    with app.app_context():
+        rows = db.session.query(Viewer.handle_id).filter(Viewer.stream_id == stream_id, Viewer.handle_id.is_not(None))
+        return [handle for (handle,) in rows]
 
 
 def publisher_connected(backend: Backend, stream_id: str) -> bool:
