@@ -1,7 +1,9 @@
 """The session API against a real Janus: offer/answer, one publisher per stream, bad SDP, trickle, hang-up and end.
 
 These tests need Janus, so they run inside the hermetic network namespace:
-``scripts/hermetic-run .venv/bin/pytest tests/module2_session``.
+``scripts/hermetic-run .venv/bin/pytest tests/module2_session``. With --base-url
+the tests that take only ``janus_api`` and aiortc peers run against the live
+server; the ones that look at Janus or the database directly skip.
 """
 
 from __future__ import annotations
@@ -39,7 +41,9 @@ def _candidates(sdp: str) -> list[dict]:
     return found
 
 
+@pytest.mark.grade(module=2, es="Publicar una oferta de aiortc devuelve 201 con la respuesta SDP de Janus y sin secretos")
 def test_publish_returns_answer(janus_api, publisher) -> None:
+    """Publishing an aiortc offer returns 201 with Janus's SDP answer and no secrets."""
     stream, token = create_stream(janus_api)
 
     response = post_offer(janus_api, stream["id"], token, publisher.create_offer())
@@ -79,7 +83,9 @@ def test_session_read_hides_secrets(janus_app, janus_api, publisher) -> None:
     assert SECRET_KEYS.isdisjoint(response.json())
 
 
+@pytest.mark.grade(module=2, es="Un segundo publicador de la misma transmisión recibe 409 publisher_active")
 def test_second_publisher_conflict(janus_api, publisher) -> None:
+    """A second publisher of the same stream gets 409 publisher_active."""
     from tests.services.media import SyntheticPublisher
 
     stream, token = create_stream(janus_api)
@@ -101,7 +107,9 @@ def test_second_publisher_conflict(janus_api, publisher) -> None:
         "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n",
     ],
 )
+@pytest.mark.grade(module=2, es="Un SDP que Janus rechaza recibe 400 invalid_sdp y deja la sesión FAILED")
 def test_rejected_sdp_fails_session(janus_api, sdp) -> None:
+    """An SDP that Janus rejects gets 400 invalid_sdp and leaves the session FAILED."""
     stream, token = create_stream(janus_api)
 
     response = post_offer(janus_api, stream["id"], token, sdp)
@@ -113,7 +121,9 @@ def test_rejected_sdp_fails_session(janus_api, sdp) -> None:
     assert session["closedAt"] is not None
 
 
+@pytest.mark.grade(module=2, es="Tras un SDP rechazado se puede volver a publicar")
 def test_rejected_sdp_frees_slot(janus_api, publisher) -> None:
+    """After a rejected SDP the stream can be published again."""
     stream, token = create_stream(janus_api)
     assert_problem(post_offer(janus_api, stream["id"], token, "hello"), 400, "invalid_sdp")
 
@@ -122,7 +132,9 @@ def test_rejected_sdp_frees_slot(janus_api, publisher) -> None:
     assert response.status_code == 201, response.text
 
 
+@pytest.mark.grade(module=2, es="Publicar en una transmisión terminada recibe 409 invalid_transition")
 def test_ended_stream_rejects_publish(janus_api, publisher) -> None:
+    """Publishing to an ended stream gets 409 invalid_transition."""
     stream, token = create_stream(janus_api)
     assert janus_api.post(f"/api/v1/streams/{stream['id']}/end", headers=bearer(token)).status_code == 200
 
@@ -148,7 +160,9 @@ def test_delete_tears_janus_down(janus_api, publisher, own_videoroom) -> None:
     assert read_stream(janus_api, stream["id"])["status"] == "CREATED"
 
 
+@pytest.mark.grade(module=2, es="DELETE de una sesión la cierra (204) y repetirlo no cambia nada")
 def test_delete_twice_keeps_state(janus_api, publisher) -> None:
+    """Deleting a session closes it (204) and deleting it again changes nothing."""
     stream, token = create_stream(janus_api)
     created = post_offer(janus_api, stream["id"], token, publisher.create_offer()).json()
     assert janus_api.delete(f"/api/v1/sessions/{created['id']}", headers=bearer(token)).status_code == 204
@@ -160,7 +174,9 @@ def test_delete_twice_keeps_state(janus_api, publisher) -> None:
 
 
 @pytest.mark.parametrize(("headers", "status", "code"), [({}, 401, "unauthorized"), ({"Authorization": "Bearer wrong"}, 403, "forbidden")])
+@pytest.mark.grade(module=2, es="Borrar una sesión sin el token de la transmisión recibe 401 o 403")
 def test_delete_needs_owner(janus_api, publisher, headers, status, code) -> None:
+    """Deleting a session without the stream's token gets 401 or 403."""
     stream, token = create_stream(janus_api)
     created = post_offer(janus_api, stream["id"], token, publisher.create_offer()).json()
 
@@ -183,7 +199,9 @@ def test_end_stream_tears_janus_down(janus_api, publisher, own_videoroom) -> Non
     assert own_videoroom.exists(created["roomId"]) is False
 
 
+@pytest.mark.grade(module=2, es="Los candidatos ICE válidos (uno, una lista y el fin) se aceptan con 204")
 def test_trickle_forwards_to_janus(janus_api, publisher) -> None:
+    """Valid ICE candidates (one, a list and the end marker) are accepted with 204."""
     stream, token = create_stream(janus_api)
     offer = publisher.create_offer()
     created = post_offer(janus_api, stream["id"], token, _without_candidates(offer)).json()
@@ -200,7 +218,9 @@ def test_trickle_forwards_to_janus(janus_api, publisher) -> None:
     assert completed.status_code == 204, completed.text
 
 
-def test_trickled_candidates_connect(janus_api, publisher) -> None:
+@pytest.mark.grade(module=2, es="Con los candidatos enviados por trickle el publicador se conecta y la transmisión pasa a LIVE")
+def test_trickled_candidates_connect(janus_api, publisher, media_reachable) -> None:
+    """With candidates sent by trickle the publisher connects and the stream goes LIVE."""
     stream, token = create_stream(janus_api)
     offer = publisher.create_offer()
     created = post_offer(janus_api, stream["id"], token, _without_candidates(offer)).json()
@@ -217,7 +237,9 @@ def test_trickled_candidates_connect(janus_api, publisher) -> None:
     assert live["status"] == "LIVE"
 
 
+@pytest.mark.grade(module=2, es="Enviar candidatos a una sesión cerrada recibe 409 session_closed")
 def test_trickle_after_close_conflict(janus_api, publisher) -> None:
+    """Sending candidates to a closed session gets 409 session_closed."""
     stream, token = create_stream(janus_api)
     offer = publisher.create_offer()
     created = post_offer(janus_api, stream["id"], token, offer).json()

@@ -1,8 +1,9 @@
 """POST /api/v1/sessions/{sid}/candidates input checks: a table of bodies and the problem each one gets.
 
-The session comes from a publish attempt while Janus is down, so it is FAILED:
+The session comes from a publish attempt while Janus is down (in-process) or
+from an offer the live server's Janus rejects (--base-url), so it is FAILED:
 bodies that pass validation then get 409 session_closed, and the table needs
-no Janus. Forwarding valid candidates to a real Janus is in test_sessions_janus.py.
+no working Janus. Forwarding valid candidates to a real Janus is in test_sessions_janus.py.
 """
 
 from __future__ import annotations
@@ -19,11 +20,14 @@ RELAY = "candidate:3 1 udp 41885439 198.51.100.7 61000 typ relay raddr 0.0.0.0 r
 
 
 @pytest.fixture
-def failed_session(api) -> tuple[str, str]:
-    """A FAILED session (Janus down) and its stream's publish token."""
+def failed_session(api, base_url) -> tuple[str, str]:
+    """A FAILED session (Janus down in-process, invalid SDP for a live server) and its stream's publish token."""
     stream, token = create_stream(api)
     response = post_offer(api, stream["id"], token, "v=0\r\n")
-    problem = assert_problem(response, 503, "janus_unavailable")
+    if base_url:
+        problem = assert_problem(response, 400, "invalid_sdp")
+    else:
+        problem = assert_problem(response, 503, "janus_unavailable")
     return problem["sessionId"], token
 
 
@@ -72,7 +76,9 @@ ROWS: list[tuple[str, Any, int, str, set[str]]] = [
 
 
 @pytest.mark.parametrize(("case", "body", "status", "code", "fields"), ROWS, ids=[row[0] for row in ROWS])
+@pytest.mark.grade(module=2, es="Los candidatos ICE (trickle) se validan: cuerpo por cuerpo, el estado y el código esperados")
 def test_trickle_body_table(api, failed_session, case, body, status, code, fields) -> None:
+    """Trickled ICE candidates are validated: each body gets the expected status and code."""
     session_id, token = failed_session
 
     response = api.post(f"/api/v1/sessions/{session_id}/candidates", data=_json(body), headers={**bearer(token), "Content-Type": "application/json"})
@@ -87,7 +93,9 @@ def _json(body: Any) -> str:
     return json.dumps(body)
 
 
+@pytest.mark.grade(module=2, es="Candidatos con JSON mal formado reciben 400 malformed_json")
 def test_trickle_malformed_json(api, failed_session) -> None:
+    """Candidates with malformed JSON get 400 malformed_json."""
     session_id, token = failed_session
 
     response = api.post(f"/api/v1/sessions/{session_id}/candidates", data="{not json", headers={**bearer(token), "Content-Type": "application/json"})
@@ -111,7 +119,9 @@ def test_trickle_needs_json_content_type(api, failed_session) -> None:
         ({"Authorization": "Basic dXNlcjpwYXNz"}, 401, "unauthorized"),
     ],
 )
+@pytest.mark.grade(module=2, es="Enviar candidatos sin el token de la transmisión recibe 401 o 403")
 def test_trickle_needs_owner(api, failed_session, headers, status, code) -> None:
+    """Sending candidates without the stream's token gets 401 or 403."""
     session_id, _token = failed_session
 
     response = api.post(f"/api/v1/sessions/{session_id}/candidates", json={"candidate": HOST, "sdpMid": "0"}, headers=headers)
@@ -119,7 +129,9 @@ def test_trickle_needs_owner(api, failed_session, headers, status, code) -> None
     assert_problem(response, status, code)
 
 
+@pytest.mark.grade(module=2, es="El token de otra transmisión no sirve para enviar candidatos (403)")
 def test_trickle_other_streams_token(api, failed_session) -> None:
+    """Another stream's token cannot send candidates (403)."""
     session_id, _token = failed_session
     _other, other_token = create_stream(api, "Otra clase")
 
@@ -128,7 +140,7 @@ def test_trickle_other_streams_token(api, failed_session) -> None:
     assert_problem(response, 403, "forbidden")
 
 
-def test_trickle_admin_token(api, failed_session, app_config) -> None:
+def test_trickle_admin_token(app, api, failed_session, app_config) -> None:
     session_id, _token = failed_session
 
     response = api.post(f"/api/v1/sessions/{session_id}/candidates", json={"completed": True}, headers=bearer(app_config["ADMIN_TOKEN"]))
@@ -137,7 +149,9 @@ def test_trickle_admin_token(api, failed_session, app_config) -> None:
 
 
 @pytest.mark.parametrize("session_id", ["00000000-0000-4000-8000-000000000000", "nope", "x" * 300])
+@pytest.mark.grade(module=2, es="Enviar candidatos a una sesión que no existe recibe 404 not_found")
 def test_trickle_unknown_session(api, session_id) -> None:
+    """Sending candidates to an unknown session gets 404 not_found."""
     response = api.post(f"/api/v1/sessions/{session_id}/candidates", json={"completed": True}, headers=bearer("any"))
 
     assert_problem(response, 404, "not_found")

@@ -64,3 +64,18 @@ class ApiClient:
 
     def delete(self, path: str, **kwargs: Any) -> ApiResponse:
         return self.request("DELETE", path, **kwargs)
+
+
+def create_stream(api: ApiClient, title: str = "Clase de prueba", **fields: Any) -> tuple[dict[str, Any], str]:
+    """Create a stream through the API; return its JSON (without the token) and its publish token."""
+    response = api.post("/api/v1/streams", json={"title": title, **fields})
+    assert response.status_code == 201, response.text
+    body = response.json()
+    return body, body.pop("publishToken")
+
+
+def read_stream(api: ApiClient, stream_id: str) -> dict[str, Any]:
+    """Read a stream through the API and return its JSON."""
+    response = api.get(f"/api/v1/streams/{stream_id}")
+    assert response.status_code == 200, response.text
+    return response.json()

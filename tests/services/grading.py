@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 import requests
 
+from tests.services.api_client import ApiClient
 from tests.services.availability import require_hermetic_netns
 
 logger = logging.getLogger(__name__)
@@ -34,6 +35,22 @@ HTTP_TIMEOUT = 30.0
 def live_base_url(config: pytest.Config) -> str:
     """Return the --base-url of this run without its trailing slash, or "" for in-process runs."""
     return config.getoption("--base-url").rstrip("/")
+
+
+def target_client(request: pytest.FixtureRequest, app_fixture: str) -> ApiClient:
+    """Return a client for --base-url, or for the app of fixture ``app_fixture`` in-process."""
+    base_url = live_base_url(request.config)
+    if base_url:
+        return ApiClient(base_url=base_url)
+    return ApiClient(app=request.getfixturevalue(app_fixture))
+
+
+def target_url(request: pytest.FixtureRequest, app_fixture: str) -> str:
+    """Return --base-url, or the URL of the app of fixture ``app_fixture`` served in a thread."""
+    base_url = live_base_url(request.config)
+    if base_url:
+        return base_url
+    return request.getfixturevalue("live_server_factory")(request.getfixturevalue(app_fixture)).url
 
 
 def ws_base(http_url: str) -> str:
