@@ -1,4 +1,9 @@
-"""Fixtures of the module 3 tests: the complete app on SQLite or MariaDB, live servers and WebSocket clients."""
+"""Fixtures of the module 3 tests: the complete app on SQLite or MariaDB, live servers and WebSocket clients.
+
+With --base-url, ``api``, ``server_url`` and ``admin`` reach the live server
+instead (``admin`` needs COURSE_ADMIN_TOKEN), so the black-box tests run against
+it; ``app`` and ``make_app`` skip, and so does every test that takes them.
+"""
 
 from __future__ import annotations
 
@@ -12,18 +17,25 @@ from simple_websocket import Client, ConnectionClosed
 
 from common.db import db
 from module3_watch import create_app
-from tests.services.api_client import ApiClient
+# create_stream is imported from here by the module 3 tests.
+from tests.services.api_client import ApiClient, create_stream  # noqa: F401
+from tests.services.grading import live_admin_token, target_client, target_url, ws_base
 
 # Seconds a test waits for one WebSocket message before it fails.
 WS_RECEIVE_TIMEOUT = 10.0
+IN_PROCESS_ONLY = "needs the app in-process; with --base-url only the black-box tests run"
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """Run each test whose own parameters name ``db_backend`` once on SQLite and once on MariaDB.
 
-    The other tests use SQLite only (the db_backend fixture below).
+    With --base-url they run once, as ``live``. The other tests use SQLite only (the db_backend fixture below).
     """
-    if "db_backend" in inspect.signature(metafunc.function).parameters:
+    if "db_backend" not in inspect.signature(metafunc.function).parameters:
+        return
+    if metafunc.config.getoption("--base-url"):
+        metafunc.parametrize("db_backend", ["live"])
+    else:
         metafunc.parametrize("db_backend", ["sqlite", pytest.param("mariadb", marks=pytest.mark.mariadb)])
 
 
@@ -34,8 +46,10 @@ def db_backend() -> str:
 
 
 @pytest.fixture
-def make_app(app_config: dict, db_backend: str, request: pytest.FixtureRequest) -> Iterator[Callable[..., Flask]]:
+def make_app(app_config: dict, db_backend: str, base_url: str, request: pytest.FixtureRequest) -> Iterator[Callable[..., Flask]]:
     """Build module 3 apps with extra settings on the test's database; their workers stop at the end."""
+    if base_url:
+        pytest.skip(IN_PROCESS_ONLY)
     apps: list[Flask] = []
     database_url = request.getfixturevalue("mariadb_url") if db_backend == "mariadb" else app_config["DATABASE_URL"]
 
@@ -64,23 +78,27 @@ def app(make_app: Callable[..., Flask]) -> Flask:
 
 
 @pytest.fixture
-def api(app: Flask) -> ApiClient:
-    """A client for the app in-process."""
-    return ApiClient(app=app)
+def api(request: pytest.FixtureRequest) -> ApiClient:
+    """A client for the app in-process, or for the live server given with --base-url."""
+    return target_client(request, "app")
 
 
 @pytest.fixture
-def admin() -> dict[str, str]:
-    """The instructor's Authorization header (ADMIN_TOKEN of app_config)."""
-    return {"Authorization": "Bearer test-admin-token"}
+def server_url(request: pytest.FixtureRequest) -> str:
+    """A real HTTP server for WebSocket tests: --base-url, or ``app`` served in a thread (the app behind ``api``)."""
+    return target_url(request, "app")
 
 
-def create_stream(api: ApiClient, title: str = "Clase de prueba", **fields: Any) -> tuple[dict[str, Any], str]:
-    """Create a stream through the API; return its JSON and its publish token."""
-    response = api.post("/api/v1/streams", json={"title": title, **fields})
-    assert response.status_code == 201, response.text
-    body = response.json()
-    return body, body.pop("publishToken")
+def ws_url(server_url: str, path: str) -> str:
+    """Return the WebSocket URL of ``path`` on the server at ``server_url``."""
+    return ws_base(server_url) + path
+
+
+@pytest.fixture
+def admin(base_url: str, app_config: dict) -> dict[str, str]:
+    """The instructor's Authorization header: ADMIN_TOKEN of app_config, or COURSE_ADMIN_TOKEN with --base-url."""
+    token = live_admin_token() if base_url else app_config["ADMIN_TOKEN"]
+    return {"Authorization": f"Bearer {token}"}
 
 
 @pytest.fixture

@@ -20,8 +20,10 @@ def page_messages(html: str) -> dict[str, str]:
     return json.loads(match.group(1))
 
 
+@pytest.mark.grade(module=3, es="Las páginas /publish/{id} y /watch/{id} se sirven en HTML con sus elementos")
 @pytest.mark.parametrize("page", ["publish", "watch"])
 def test_stream_page_has_its_elements(api, make_stream, page):
+    """The /publish/{id} and /watch/{id} pages are served as HTML with their elements."""
     stream, _token = make_stream("Clase de redes")
 
     response = api.get(f"/{page}/{stream['id']}")
@@ -63,9 +65,11 @@ def test_every_script_text_translated(api):
     assert same <= {"status.LIVE"} or len(same) < 3, same
 
 
+@pytest.mark.grade(module=3, es="La página de una transmisión que no existe es un 404 en HTML")
 @pytest.mark.parametrize("page", ["publish", "watch"])
 @pytest.mark.parametrize("stream_id", ["00000000-0000-4000-8000-000000000000", "nope"])
 def test_unknown_stream_page_404(api, page, stream_id):
+    """The page of an unknown stream is an HTML 404."""
     response = api.get(f"/{page}/{stream_id}")
 
     assert response.status_code == 404
@@ -91,7 +95,9 @@ def test_unknown_id_is_escaped(api):
     assert "&lt;b&gt;hi" in response.text
 
 
+@pytest.mark.grade(module=3, es="La página /dashboard se sirve en HTML")
 def test_dashboard(api):
+    """The /dashboard page is served as HTML."""
     response = api.get("/dashboard")
 
     assert response.status_code == 200

@@ -26,7 +26,8 @@ STOP_TIMEOUT = 60.0
 class Gunicorn:
     """gunicorn started with the repository's gunicorn.conf.py on a free loopback port."""
 
-    def __init__(self, tmp_path: Path) -> None:
+    def __init__(self, tmp_path: Path, settings: dict[str, str] | None = None) -> None:
+        """Start gunicorn; ``settings`` are environment variables that replace the defaults below."""
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = tmp_path / "gunicorn.log"
@@ -38,6 +39,7 @@ class Gunicorn:
             "DATABASE_URL": f"sqlite:///{tmp_path / 'production.db'}",
             "JANUS_URL": "http://127.0.0.1:9/janus",
             "LOG_LEVEL": "WARNING",
+            **(settings or {}),
         }
         with open(self.log_path, "wb") as log:
             self.process = subprocess.Popen(
@@ -77,7 +79,9 @@ class Gunicorn:
 
 
 @pytest.fixture
-def gunicorn(tmp_path: Path) -> Iterator[Gunicorn]:
+def gunicorn(tmp_path: Path, base_url: str) -> Iterator[Gunicorn]:
+    if base_url:
+        pytest.skip("starts its own gunicorn; with --base-url only the black-box tests run")
     server = Gunicorn(tmp_path)
     yield server
     server.stop()

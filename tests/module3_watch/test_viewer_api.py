@@ -2,7 +2,8 @@
 
 Janus is unreachable here (JANUS_URL points at a closed port), which is how
 these tests check that every failure after a slot was taken gives the slot back.
-Joining through a real Janus is in test_e2e_media.py.
+Joining through a real Janus is in test_e2e_media.py. With --base-url the
+tests that take only ``api`` (and ``admin``) run against the live server.
 """
 
 from __future__ import annotations
@@ -102,12 +103,16 @@ def wait_for(condition: Callable[[], bool], what: str) -> None:
         ("not-a-uuid", 404, "not_found"),
     ],
 )
+@pytest.mark.grade(module=3, es="Unirse como espectador a una transmisión que no existe recibe 404 not_found")
 def test_join_unknown_stream(api, stream_id, status, code):
+    """Joining an unknown stream as a viewer gets 404 not_found."""
     assert_problem(api.post(f"/api/v1/streams/{stream_id}/viewers", json={}), status, code)
 
 
+@pytest.mark.grade(module=3, es="Solo se puede ver una transmisión LIVE con publicador; si no, 409 stream_not_live")
 @pytest.mark.parametrize("action", [None, "end", "start"])
 def test_join_needs_live_stream_with_publisher(api, admin, make_stream, action):
+    """Only a LIVE stream with a publisher can be watched; otherwise 409 stream_not_live."""
     stream, _token = make_stream()
     if action:
         assert api.post(f"/api/v1/streams/{stream['id']}/{action}", headers=admin).status_code == 200
@@ -117,7 +122,9 @@ def test_join_needs_live_stream_with_publisher(api, admin, make_stream, action):
     assert viewer_count(api, stream["id"]) == 0
 
 
+@pytest.mark.grade(module=3, es="Unirse como espectador no necesita cuerpo")
 def test_join_accepts_no_body(api, make_stream):
+    """Joining as a viewer needs no request body."""
     stream, _token = make_stream()
 
     assert_problem(api.post(f"/api/v1/streams/{stream['id']}/viewers"), 409, "stream_not_live")
@@ -131,7 +138,9 @@ def test_join_accepts_no_body(api, make_stream):
         ("{not json", {"Content-Type": "application/json"}, 400, "malformed_json"),
     ],
 )
+@pytest.mark.grade(module=3, es="Unirse con un cuerpo no válido recibe 400")
 def test_join_rejects_bad_body(api, live_stream, body, headers, status, code):
+    """Joining with an invalid body gets 400."""
     if isinstance(body, str):
         response = api.post(f"/api/v1/streams/{live_stream['id']}/viewers", data=body, headers=headers)
     else:
@@ -179,8 +188,10 @@ def test_get_viewer(app, api, live_stream):
     assert "handleId" not in body
 
 
+@pytest.mark.grade(module=3, es="Leer, responder, enviar candidatos o borrar un espectador que no existe recibe 404")
 @pytest.mark.parametrize("viewer_id", [UNKNOWN_ID, "nope", "x" * 100])
 def test_unknown_viewer_404(api, viewer_id):
+    """Reading, answering, trickling to or deleting an unknown viewer gets 404."""
     assert_problem(api.get(f"/api/v1/viewers/{viewer_id}"), 404, "not_found")
     assert_problem(api.post(f"/api/v1/viewers/{viewer_id}/answer", json={"type": "answer", "sdp": "v=0\r\n"}), 404, "not_found")
     assert_problem(api.post(f"/api/v1/viewers/{viewer_id}/candidates", json={"completed": True}), 404, "not_found")

@@ -1,4 +1,8 @@
-"""WS /ws/streams/<id> and /ws/streams against a live server: snapshot, event order, close codes, pings."""
+"""WS /ws/streams/<id> and /ws/streams against a live server: snapshot, event order, close codes, pings.
+
+``server_url`` is the app served in a thread, or the server given with --base-url
+(where the tests that take ``app`` or ``make_app`` skip).
+"""
 
 from __future__ import annotations
 
@@ -14,17 +18,9 @@ from wsproto.events import CloseConnection, Ping, Request
 from common.db import db
 from module3_watch import service
 from module3_watch.models import LEFT
+from tests.module3_watch.conftest import ws_url
 
 UNKNOWN_STREAM = "00000000-0000-4000-8000-000000000000"
-
-
-@pytest.fixture
-def server(app, live_server_factory):
-    return live_server_factory(app)
-
-
-def ws_url(server: Any, path: str) -> str:
-    return f"ws://127.0.0.1:{server.port}{path}"
 
 
 def summary(message: dict[str, Any]) -> tuple[str, Any]:
@@ -34,10 +30,12 @@ def summary(message: dict[str, Any]) -> tuple[str, Any]:
     return message["type"], value.get(message["type"])
 
 
-def test_snapshot_on_connect(server, make_stream, open_socket):
+@pytest.mark.grade(module=3, es="Al abrir WS /ws/streams/{id} llega primero una instantánea del estado")
+def test_snapshot_on_connect(server_url, make_stream, open_socket):
+    """Opening WS /ws/streams/{id} first sends a snapshot of the stream."""
     stream, _token = make_stream(maxViewers=7)
 
-    socket_ = open_socket(ws_url(server, f"/ws/streams/{stream['id']}"))
+    socket_ = open_socket(ws_url(server_url, f"/ws/streams/{stream['id']}"))
     snapshot = socket_.receive()
 
     assert snapshot["type"] == "snapshot"
@@ -49,10 +47,10 @@ def test_snapshot_on_connect(server, make_stream, open_socket):
     assert snapshot["data"]["session"] is None
 
 
-def test_events_in_order(app, server, api, admin, make_stream, open_socket):
+def test_events_in_order(app, server_url, api, admin, make_stream, open_socket):
     stream, _token = make_stream()
     bus = app.extensions["events"]
-    socket_ = open_socket(ws_url(server, f"/ws/streams/{stream['id']}"))
+    socket_ = open_socket(ws_url(server_url, f"/ws/streams/{stream['id']}"))
     assert socket_.receive()["type"] == "snapshot"
 
     assert api.post(f"/api/v1/streams/{stream['id']}/start", headers=admin).status_code == 200
@@ -81,19 +79,39 @@ def test_events_in_order(app, server, api, admin, make_stream, open_socket):
         assert service.get_viewer(db.session, second_id).state == LEFT
 
 
+@pytest.mark.grade(module=3, es="El WS de una transmisión que no existe se cierra con el código 4404")
+@pytest.mark.grade(module=3, es="Los cambios de estado llegan por el WS en orden: LIVE y luego ENDED, y el socket se cierra")
+def test_status_events_reach_socket(server_url, api, admin, make_stream, open_socket):
+    """Status changes reach the socket in order, LIVE then ENDED, and the socket closes."""
+    stream, token = make_stream()
+    socket_ = open_socket(ws_url(server_url, f"/ws/streams/{stream['id']}"))
+    assert socket_.receive()["type"] == "snapshot"
+
+    assert api.post(f"/api/v1/streams/{stream['id']}/start", headers=admin).status_code == 200
+    assert api.post(f"/api/v1/streams/{stream['id']}/end", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+    messages = socket_.receive_until_closed()
+
+    assert [summary(message) for message in messages] == [("stream.status", "LIVE"), ("stream.status", "ENDED")]
+    assert all(message["streamId"] == stream["id"] for message in messages)
+    assert socket_.close_code == 1000
+
+
 @pytest.mark.parametrize("stream_id", [UNKNOWN_STREAM, "not-a-uuid", "x" * 300])
-def test_unknown_stream_closes_4404(server, open_socket, stream_id):
-    socket_ = open_socket(ws_url(server, f"/ws/streams/{stream_id}"))
+def test_unknown_stream_closes_4404(server_url, open_socket, stream_id):
+    """The socket of an unknown stream closes with code 4404."""
+    socket_ = open_socket(ws_url(server_url, f"/ws/streams/{stream_id}"))
 
     assert socket_.receive() is None
     assert socket_.close_code == 4404
 
 
-def test_ended_stream_sends_snapshot_then_closes(server, api, admin, make_stream, open_socket):
+@pytest.mark.grade(module=3, es="El WS de una transmisión terminada envía la instantánea y se cierra con 1000")
+def test_ended_stream_sends_snapshot_then_closes(server_url, api, admin, make_stream, open_socket):
+    """The socket of an ended stream sends the snapshot, then closes with 1000."""
     stream, _token = make_stream()
     assert api.post(f"/api/v1/streams/{stream['id']}/end", headers=admin).status_code == 200
 
-    socket_ = open_socket(ws_url(server, f"/ws/streams/{stream['id']}"))
+    socket_ = open_socket(ws_url(server_url, f"/ws/streams/{stream['id']}"))
     messages = socket_.receive_until_closed()
 
     assert [summary(message) for message in messages] == [("snapshot", "ENDED")]
@@ -107,8 +125,8 @@ def test_socket_cap_closes_with_1013(make_app, live_server_factory, make_stream,
     from tests.services.api_client import ApiClient
 
     stream, _token = create_stream(ApiClient(app=app))
-    url = ws_url(server, f"/ws/streams/{stream['id']}")
-    held = [open_socket(url), open_socket(ws_url(server, "/ws/streams"))]
+    url = ws_url(server.url, f"/ws/streams/{stream['id']}")
+    held = [open_socket(url), open_socket(ws_url(server.url, "/ws/streams"))]
     assert held[0].receive()["type"] == "snapshot"
 
     refused = open_socket(url)
@@ -125,10 +143,10 @@ def test_socket_cap_closes_with_1013(make_app, live_server_factory, make_stream,
     assert again.receive()["type"] == "snapshot"
 
 
-def test_shutdown_closes_with_1001(app, server, make_stream, open_socket):
+def test_shutdown_closes_with_1001(app, server_url, make_stream, open_socket):
     stream, _token = make_stream()
-    stream_socket = open_socket(ws_url(server, f"/ws/streams/{stream['id']}"))
-    dashboard_socket = open_socket(ws_url(server, "/ws/streams"))
+    stream_socket = open_socket(ws_url(server_url, f"/ws/streams/{stream['id']}"))
+    dashboard_socket = open_socket(ws_url(server_url, "/ws/streams"))
     assert stream_socket.receive()["type"] == "snapshot"
 
     still_open = app.extensions["ws_sockets"].shutdown(wait=5.0)
@@ -140,10 +158,10 @@ def test_shutdown_closes_with_1001(app, server, make_stream, open_socket):
     assert dashboard_socket.close_code == 1001
 
 
-def test_dashboard_feed_gets_every_stream(app, server, api, admin, make_stream, open_socket):
+def test_dashboard_feed_gets_every_stream(app, server_url, api, admin, make_stream, open_socket):
     first, _ = make_stream("Primera")
     second, _ = make_stream("Segunda")
-    feed = open_socket(ws_url(server, "/ws/streams"))
+    feed = open_socket(ws_url(server_url, "/ws/streams"))
     # The feed sends no snapshot; wait until the server registered the socket.
     deadline = time.monotonic() + 10
     while app.extensions["ws_sockets"].open_count < 1 and time.monotonic() < deadline:
@@ -159,9 +177,11 @@ def test_dashboard_feed_gets_every_stream(app, server, api, admin, make_stream, 
     ]
 
 
-def test_client_ping_gets_pong(server, make_stream, open_socket):
+@pytest.mark.grade(module=3, es="Un ping del cliente por el WS recibe un pong")
+def test_client_ping_gets_pong(server_url, make_stream, open_socket):
+    """A client ping on the socket gets a pong."""
     stream, _token = make_stream()
-    socket_ = open_socket(ws_url(server, f"/ws/streams/{stream['id']}"))
+    socket_ = open_socket(ws_url(server_url, f"/ws/streams/{stream['id']}"))
     assert socket_.receive()["type"] == "snapshot"
 
     socket_.send({"type": "ping"})
@@ -214,7 +234,7 @@ def test_server_pings_keep_answering_client(make_app, live_server_factory, open_
     from tests.services.api_client import ApiClient
 
     stream, _token = create_stream(ApiClient(app=app))
-    socket_ = open_socket(ws_url(server, f"/ws/streams/{stream['id']}"))
+    socket_ = open_socket(ws_url(server.url, f"/ws/streams/{stream['id']}"))
     assert socket_.receive()["type"] == "snapshot"
 
     # simple-websocket's client replies to pings itself; five intervals later the socket still works.
