@@ -235,3 +235,56 @@ def restartable_mariadb() -> Iterator[Any]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture
+def gunicorn_factory(tmp_path) -> Iterator[Callable[..., Any]]:
+    """Start the complete backend under gunicorn (gunicorn.conf.py) with environment ``settings``; all are killed at the end."""
+    from tests.module3_watch.test_production_server import Gunicorn
+
+    servers: list[Gunicorn] = []
+
+    def start(**settings: str) -> Gunicorn:
+        run_dir = tmp_path / f"gunicorn-{len(servers)}"
+        run_dir.mkdir()
+        server = Gunicorn(run_dir, settings)
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        kill_gunicorn(server)
+
+
+def kill_gunicorn(server: Any) -> None:
+    """Kill gunicorn's arbiter and then its workers with SIGKILL, by PID, as a crash of the host process would."""
+    import os
+    import signal
+
+    arbiter = server.process
+    if arbiter.poll() is not None:
+        return
+    try:
+        with open(f"/proc/{arbiter.pid}/task/{arbiter.pid}/children") as children_file:
+            workers = [int(pid) for pid in children_file.read().split()]
+    except OSError:
+        workers = []
+    # The arbiter goes first: it would otherwise start a new worker for the killed one.
+    arbiter.kill()
+    arbiter.wait(timeout=EVENT_WAIT)
+    for pid in workers:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass  # the worker saw its arbiter die and exited first
+    for pid in workers:
+        wait_for(lambda: _process_gone(pid), bool, f"gunicorn worker {pid} to exit")
+
+
+def _process_gone(pid: int) -> bool:
+    """Return True once ``pid`` no longer runs (a zombie counts as gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat_file:
+            return stat_file.read().split(") ", 1)[1].startswith("Z")
+    except (OSError, IndexError):
+        return True
