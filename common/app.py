@@ -9,13 +9,14 @@ from typing import Any, Mapping
 
 from flask import Flask, g, request
 from flask_cors import CORS
-from flask_smorest import Api, Blueprint
+from flask_smorest import Blueprint
 
 from common.config import load_settings
 from common.db import create_tables, init_db
 from common.errors import init_errors
 from common.events import EventBus
 from common.i18n import init_i18n
+from common.openapi import CourseApi, ProblemResponsesPlugin
 
 logger = logging.getLogger(__name__)
 
@@ -94,7 +95,7 @@ def create_base_app(import_name: str, config: Mapping[str, Any] | None = None, t
 
     init_i18n(app)
     init_db(app)
-    api = Api(app)
+    api = CourseApi(app, spec_kwargs={"extra_plugins": [ProblemResponsesPlugin()]})
     app.extensions["course_api"] = api
     app.extensions["events"] = EventBus()
     # After Api, whose own HTTPException handler this replaces.
