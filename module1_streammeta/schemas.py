@@ -93,6 +93,22 @@ class QueryInteger(fields.Integer):
     default_error_messages = {"invalid": _l("Not a valid integer.")}
 
 
+# One value of the status parameter as the list accepts it: statuses in any letter
+# case, separated by commas, with blanks and empty parts ignored.
+_STATUS_WORD = "|".join("".join(f"[{letter.upper()}{letter.lower()}]" for letter in status) for status in STATUSES)
+STATUS_PARAMETER_PATTERN = rf"^[\s,]*(?:(?:{_STATUS_WORD})\s*(?:,[\s,]*|$))*$"
+
+
+def _validate_status(value: str) -> None:
+    """Reject a value that is not a status.
+
+    A function rather than validate.OneOf, whose choices would appear in the OpenAPI
+    document as an enum, stricter than what StatusList accepts.
+    """
+    if value not in STATUSES:
+        raise ValidationError(_l("Must be one of: {choices}.").format(choices=", ".join(STATUSES)))
+
+
 class StatusList(fields.List):
     """One or several statuses: repeated (?status=LIVE&status=ENDED) or comma-separated (?status=LIVE,ENDED)."""
 
@@ -100,8 +116,9 @@ class StatusList(fields.List):
 
     def __init__(self, **kwargs: Any) -> None:
         inner = fields.String(
-            validate=validate.OneOf(STATUSES, error=_l("Must be one of: {choices}.")),
+            validate=_validate_status,
             error_messages={"invalid": _l("Not a valid string.")},
+            metadata={"pattern": STATUS_PARAMETER_PATTERN},
         )
         super().__init__(inner, **kwargs)
 
