@@ -38,9 +38,16 @@ def database_uri(database_url: str, instance_path: str) -> str:
 
 
 def engine_options(uri: str) -> dict[str, Any]:
-    """Pool options: pre-ping so MySQL connections closed after wait_timeout are replaced."""
+    """Pool options: pre-ping so MySQL connections closed after wait_timeout are replaced, and no cap on overflow.
+
+    A request thread holds one connection while the event-bus listeners it runs
+    (module 2 and 3 teardown) check out a second one. With SQLAlchemy's default
+    cap of 15 connections, 16 concurrent hang-ups each waited for a second
+    connection that never came, for pool_timeout (30 s), then failed with 500.
+    Connections beyond pool_size are opened on demand and closed on return.
+    """
     backend = make_url(uri).get_backend_name()
-    options: dict[str, Any] = {"pool_pre_ping": True}
+    options: dict[str, Any] = {"pool_pre_ping": True, "max_overflow": -1}
     if backend == "mysql":
         options["pool_recycle"] = 280
     if backend == "sqlite":
