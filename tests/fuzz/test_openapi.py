@@ -1,0 +1,133 @@
+"""Fuzz every operation of the served OpenAPI document and check each response against it.
+
+schemathesis generates valid and invalid requests from /api/openapi.json and sends
+them to the complete app through WSGI, with Janus unreachable. A response fails
+when it is a server error other than 503/504 (Janus unavailable or timed out), or
+when its status, content type, headers or body are not the documented ones.
+
+FUZZ_MAX_EXAMPLES sets the cases per operation and generation mode (default 10,
+enough for CI). ``make fuzz`` runs 150, which is more than 5,000 cases in all.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from typing import Any
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis.errors import Unsatisfiable
+from schemathesis import GenerationMode
+from schemathesis.checks import (
+    content_type_conformance,
+    negative_data_rejection,
+    response_headers_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from tests.services.seeds import STREAM_STATES, Seeder, bearer
+
+MAX_EXAMPLES = int(os.environ.get("FUZZ_MAX_EXAMPLES", "10"))
+
+# Janus unavailable (503) and Janus timeout (504) are the server errors the API documents.
+EXPECTED_SERVER_ERRORS = frozenset({503, 504})
+
+GENERATED = "generated"
+# Where the path's id comes from: the fuzzer, or a fresh stream (with a session
+# or viewer where the path needs one) in one of the stream states.
+TARGETS = (GENERATED, *STREAM_STATES)
+# Which Authorization header the request carries.
+AUTHS = (GENERATED, "none", "owner", "admin", "other stream")
+
+def no_unexpected_server_error(ctx: schemathesis.CheckContext, response: schemathesis.Response, case: schemathesis.Case) -> bool | None:
+    """Fail on a 5xx response other than 503 and 504."""
+    if response.status_code >= 500 and response.status_code not in EXPECTED_SERVER_ERRORS:
+        raise AssertionError(f"server error {response.status_code}: {response.text[:500]}")
+    return None
+
+
+def rejects_invalid_input(ctx: schemathesis.CheckContext, response: schemathesis.Response, case: schemathesis.Case) -> bool | None:
+    """Fail when invalid input gets anything but a 4xx; schemathesis's own list of 4xx lacks 413."""
+    if 400 <= response.status_code < 500:
+        return None
+    return negative_data_rejection(ctx, response, case)
+
+
+CHECKS = [
+    no_unexpected_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+    rejects_invalid_input,
+]
+
+
+def _aim(case: schemathesis.Case, target: str, auth: str, seeder: Seeder, admin_token: str) -> None:
+    """Point the case's path at seeded resources and set its Authorization header."""
+    params: dict[str, Any] = case.path_parameters if case.path_parameters is not None else {}
+    headers: dict[str, Any] = case.headers if case.headers is not None else {}
+    stream = None
+
+    if target != GENERATED:
+        stream = seeder.stream("CREATED")
+        session_id = seeder.failed_session(stream) if "session_id" in params else None
+        stream = seeder.move(stream, target)
+        if "stream_id" in params:
+            params["stream_id"] = stream.id
+        if session_id is not None:
+            params["session_id"] = session_id
+        if "viewer_id" in params:
+            params["viewer_id"] = seeder.left_viewer(stream)
+
+    if auth == "none":
+        headers.pop("Authorization", None)
+    elif auth == "admin":
+        headers.update(bearer(admin_token))
+    elif auth == "other stream":
+        headers.update(bearer(seeder.stream("CREATED").token))
+    elif auth == "owner" and stream is not None:
+        headers.update(bearer(stream.token))
+
+    case.path_parameters = params or case.path_parameters
+    case.headers = headers
+
+
+def _fuzz_operation(operation: Any, mode: GenerationMode, seeder: Seeder, case_tally: Counter) -> None:
+    """Run MAX_EXAMPLES generated cases of one operation; raise the first failure Hypothesis finds."""
+    admin_token = seeder.app.config["ADMIN_TOKEN"]
+
+    @given(case=operation.as_strategy(generation_mode=mode), target=st.sampled_from(TARGETS), auth=st.sampled_from(AUTHS))
+    @settings(
+        max_examples=MAX_EXAMPLES,
+        deadline=None,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+    )
+    def run(case: schemathesis.Case, target: str, auth: str) -> None:
+        _aim(case, target, auth, seeder, admin_token)
+
+        response = case.call_and_validate(checks=CHECKS)
+        case_tally[(case.operation.label, response.status_code)] += 1
+
+    run()
+
+
+@pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE], ids=lambda mode: mode.value)
+def test_openapi_conformance(mode: GenerationMode, api_schema: schemathesis.BaseSchema, seeder: Seeder, case_tally: Counter) -> None:
+    failures: dict[str, str] = {}
+    for result in api_schema.get_all_operations():
+        operation = result.ok()
+        try:
+            _fuzz_operation(operation, mode, seeder, case_tally)
+        except Unsatisfiable:
+            # No invalid request exists, e.g. an operation whose only input is a free-form id.
+            assert mode is GenerationMode.NEGATIVE, f"no valid request for {operation.label}"
+        # Any other exception: collect the failure of every operation, not only the first one.
+        except Exception as error:
+            failures[operation.label] = f"{type(error).__name__}: {error}"
+
+    assert not failures, "\n\n".join(f"{label}:\n{failure}" for label, failure in failures.items())
