@@ -183,8 +183,12 @@ def run(count: int, rounds: int) -> str:
     from_request = Summary.of([c["last_from_request_ms"] for c in changes])
     median_delivery = Summary.of([c["median_from_event_ms"] for c in changes])
     missing = sum(c["missing"] for c in changes)
-    rows = [
-        ["last delivery, from the event's publication", from_event.n, from_event.p50, from_event.p95, from_event.max],
+    rows = []
+    for status, change in (("LIVE", "POST /start"), ("ENDED", "POST /end, then the server closes")):
+        last = Summary.of([c["last_from_event_ms"] for c in changes if c["status"] == status])
+        rows.append([f"{change}: last delivery, from the event's publication", last.n, last.p50, last.p95, last.max])
+    rows += [
+        ["both: last delivery, from the event's publication", from_event.n, from_event.p50, from_event.p95, from_event.max],
         ["last delivery, from the POST being sent", from_request.n, from_request.p50, from_request.p95, from_request.max],
         ["median socket, from the event's publication", median_delivery.n, median_delivery.p50, median_delivery.p95, median_delivery.max],
     ]
@@ -208,7 +212,7 @@ def run(count: int, rounds: int) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sockets", type=int, default=1000, help="open WebSockets on the stream (default 1000)")
-    parser.add_argument("--rounds", type=int, default=10, help="rounds of start + end, two changes each (default 10)")
+    parser.add_argument("--rounds", type=int, default=15, help="rounds of start + end, two changes each (default 15)")
     args = parser.parse_args()
     require_hermetic_netns("bench_ws_fanout.py")
     print(run(args.sockets, args.rounds))
