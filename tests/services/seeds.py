@@ -74,9 +74,9 @@ class Seeder:
         self.app = app
         self.api = ApiClient(app=app)
 
-    def _expect(self, response: Any, status: int) -> Any:
-        if response.status_code != status:
-            raise AssertionError(f"seeding failed: expected {status}, got {response.status_code}: {response.text}")
+    def _expect(self, response: Any, *statuses: int) -> Any:
+        if response.status_code not in statuses:
+            raise AssertionError(f"seeding failed: expected {statuses}, got {response.status_code}: {response.text}")
         return response.json() if response.body else None
 
     def stream(self, status: str = "CREATED", title: str = "Clase sembrada") -> SeededStream:
@@ -93,13 +93,17 @@ class Seeder:
         return SeededStream(stream.id, stream.token, status)
 
     def failed_session(self, stream: SeededStream) -> str:
-        """Publish to a CREATED or LIVE ``stream`` with Janus unreachable; return the FAILED session's id."""
+        """Publish OFFER_SDP to a CREATED or LIVE ``stream`` and return the id of the FAILED session.
+
+        The publish fails with janus_unavailable (503) when Janus is unreachable, or
+        with invalid_sdp (400) when a real Janus rejects the offer.
+        """
         response = self.api.post(
             f"/api/v1/streams/{stream.id}/sessions",
             json={"type": "offer", "sdp": OFFER_SDP},
             headers=bearer(stream.token),
         )
-        body = self._expect(response, 503)
+        body = self._expect(response, 400, 503)
         return body["sessionId"]
 
     def left_viewer(self, stream: SeededStream) -> str:
