@@ -119,6 +119,7 @@ def test_janus_hanging_timeout(make_app, silent_janus) -> None:
         ({"type": "offer", "sdp": OFFER, "trickle": True}, {"trickle"}),
         ({"sdp": OFFER}, {"type"}),
     ],
+    ids=["empty", "no sdp", "type answer", "sdp empty", "sdp null", "sdp number", "sdp too long", "extra member", "no type"],
 )
 @pytest.mark.grade(module=2, es="Una oferta con un cuerpo no válido recibe 400 validation_error con el campo")
 def test_offer_body_invalid(inprocess_app, api, body, fields) -> None:
@@ -160,6 +161,7 @@ def test_offer_malformed_json(api) -> None:
         ({"Authorization": "Bearer wrong-token"}, 403, "forbidden"),
         ({"Authorization": "Token abc"}, 401, "unauthorized"),
     ],
+    ids=["no token", "wrong token", "not bearer"],
 )
 @pytest.mark.grade(module=2, es="Publicar sin el token de la transmisión recibe 401 o 403")
 def test_offer_needs_owner(inprocess_app, api, headers, status, code) -> None:
@@ -182,7 +184,7 @@ def test_offer_admin_token_allowed(app, api, app_config) -> None:
     assert_problem(response, 503, "janus_unavailable")
 
 
-@pytest.mark.parametrize("stream_id", ["00000000-0000-4000-8000-000000000000", "not-a-uuid"])
+@pytest.mark.parametrize("stream_id", ["00000000-0000-4000-8000-000000000000", "not-a-uuid"], ids=["unknown uuid", "not a uuid"])
 @pytest.mark.grade(module=2, es="Publicar en una transmisión que no existe recibe 404 not_found")
 def test_offer_unknown_stream(api, stream_id) -> None:
     """Publishing to an unknown stream gets 404 not_found."""
@@ -191,7 +193,7 @@ def test_offer_unknown_stream(api, stream_id) -> None:
     assert_problem(response, 404, "not_found")
 
 
-@pytest.mark.parametrize("session_id", ["00000000-0000-4000-8000-000000000000", "nope", "x" * 40])
+@pytest.mark.parametrize("session_id", ["00000000-0000-4000-8000-000000000000", "nope", "x" * 40], ids=["unknown uuid", "not a uuid", "long id"])
 @pytest.mark.grade(module=2, es="Leer o borrar una sesión que no existe recibe 404 not_found")
 def test_unknown_session(api, session_id) -> None:
     """Reading or deleting an unknown session gets 404 not_found."""

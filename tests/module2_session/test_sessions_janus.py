@@ -106,6 +106,7 @@ def test_second_publisher_conflict(janus_api, publisher) -> None:
         "hello",
         "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n",
     ],
+    ids=["garbage lines", "not sdp", "no media"],
 )
 @pytest.mark.grade(module=2, es="Un SDP que Janus rechaza recibe 400 invalid_sdp y deja la sesión FAILED")
 def test_rejected_sdp_fails_session(janus_api, sdp) -> None:
@@ -173,7 +174,7 @@ def test_delete_twice_keeps_state(janus_api, publisher) -> None:
     assert read_session(janus_api, created["id"])["reason"] == "closed by the publisher"
 
 
-@pytest.mark.parametrize(("headers", "status", "code"), [({}, 401, "unauthorized"), ({"Authorization": "Bearer wrong"}, 403, "forbidden")])
+@pytest.mark.parametrize(("headers", "status", "code"), [({}, 401, "unauthorized"), ({"Authorization": "Bearer wrong"}, 403, "forbidden")], ids=["no token", "wrong token"])
 @pytest.mark.grade(module=2, es="Borrar una sesión sin el token de la transmisión recibe 401 o 403")
 def test_delete_needs_owner(janus_api, publisher, headers, status, code) -> None:
     """Deleting a session without the stream's token gets 401 or 403."""

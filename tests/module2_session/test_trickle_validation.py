@@ -118,6 +118,7 @@ def test_trickle_needs_json_content_type(api, failed_session) -> None:
         ({"Authorization": "Bearer not-the-token"}, 403, "forbidden"),
         ({"Authorization": "Basic dXNlcjpwYXNz"}, 401, "unauthorized"),
     ],
+    ids=["no token", "wrong token", "basic auth"],
 )
 @pytest.mark.grade(module=2, es="Enviar candidatos sin el token de la transmisión recibe 401 o 403")
 def test_trickle_needs_owner(api, failed_session, headers, status, code) -> None:
@@ -148,7 +149,7 @@ def test_trickle_admin_token(app, api, failed_session, app_config) -> None:
     assert_problem(response, 409, "session_closed")
 
 
-@pytest.mark.parametrize("session_id", ["00000000-0000-4000-8000-000000000000", "nope", "x" * 300])
+@pytest.mark.parametrize("session_id", ["00000000-0000-4000-8000-000000000000", "nope", "x" * 300], ids=["unknown uuid", "not a uuid", "long id"])
 @pytest.mark.grade(module=2, es="Enviar candidatos a una sesión que no existe recibe 404 not_found")
 def test_trickle_unknown_session(api, session_id) -> None:
     """Sending candidates to an unknown session gets 404 not_found."""

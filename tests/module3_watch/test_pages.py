@@ -67,7 +67,7 @@ def test_every_script_text_translated(api):
 
 @pytest.mark.grade(module=3, es="La página de una transmisión que no existe es un 404 en HTML")
 @pytest.mark.parametrize("page", ["publish", "watch"])
-@pytest.mark.parametrize("stream_id", ["00000000-0000-4000-8000-000000000000", "nope"])
+@pytest.mark.parametrize("stream_id", ["00000000-0000-4000-8000-000000000000", "nope"], ids=["unknown uuid", "not a uuid"])
 def test_unknown_stream_page_404(api, page, stream_id):
     """The page of an unknown stream is an HTML 404."""
     response = api.get(f"/{page}/{stream_id}")

@@ -102,6 +102,7 @@ def wait_for(condition: Callable[[], bool], what: str) -> None:
         (UNKNOWN_ID, 404, "not_found"),
         ("not-a-uuid", 404, "not_found"),
     ],
+    ids=["unknown uuid", "not a uuid"],
 )
 @pytest.mark.grade(module=3, es="Unirse como espectador a una transmisión que no existe recibe 404 not_found")
 def test_join_unknown_stream(api, stream_id, status, code):
@@ -110,7 +111,7 @@ def test_join_unknown_stream(api, stream_id, status, code):
 
 
 @pytest.mark.grade(module=3, es="Solo se puede ver una transmisión LIVE con publicador; si no, 409 stream_not_live")
-@pytest.mark.parametrize("action", [None, "end", "start"])
+@pytest.mark.parametrize("action", [None, "end", "start"], ids=["created", "ended", "live without publisher"])
 def test_join_needs_live_stream_with_publisher(api, admin, make_stream, action):
     """Only a LIVE stream with a publisher can be watched; otherwise 409 stream_not_live."""
     stream, _token = make_stream()
@@ -137,6 +138,7 @@ def test_join_accepts_no_body(api, make_stream):
         ([], None, 400, "validation_error"),
         ("{not json", {"Content-Type": "application/json"}, 400, "malformed_json"),
     ],
+    ids=["unknown field", "list", "malformed json"],
 )
 @pytest.mark.grade(module=3, es="Unirse con un cuerpo no válido recibe 400")
 def test_join_rejects_bad_body(api, live_stream, body, headers, status, code):
@@ -189,7 +191,7 @@ def test_get_viewer(app, api, live_stream):
 
 
 @pytest.mark.grade(module=3, es="Leer, responder, enviar candidatos o borrar un espectador que no existe recibe 404")
-@pytest.mark.parametrize("viewer_id", [UNKNOWN_ID, "nope", "x" * 100])
+@pytest.mark.parametrize("viewer_id", [UNKNOWN_ID, "nope", "x" * 100], ids=["unknown uuid", "not a uuid", "long id"])
 def test_unknown_viewer_404(api, viewer_id):
     """Reading, answering, trickling to or deleting an unknown viewer gets 404."""
     assert_problem(api.get(f"/api/v1/viewers/{viewer_id}"), 404, "not_found")

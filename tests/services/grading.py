@@ -111,7 +111,10 @@ def probe_media(base_url: str, ice_servers: list[dict[str, Any]], timeout: float
     """
     from tests.services.media import SyntheticPublisher
 
-    response = requests.post(f"{base_url}/api/v1/streams", json={"title": "Prueba de medios del corrector"}, timeout=HTTP_TIMEOUT)
+    try:
+        response = requests.post(f"{base_url}/api/v1/streams", json={"title": "Prueba de medios del corrector"}, timeout=HTTP_TIMEOUT)
+    except requests.RequestException as error:
+        return f"creating the probe stream failed: {error}"
     if response.status_code != 201:
         return f"creating the probe stream returned {response.status_code}"
     stream = response.json()
@@ -120,7 +123,7 @@ def probe_media(base_url: str, ice_servers: list[dict[str, Any]], timeout: float
         with SyntheticPublisher(ice_servers=ice_servers) as publisher:
             try:
                 publisher.publish(base_url, stream["id"], stream["publishToken"])
-            except AssertionError as error:
+            except (AssertionError, requests.RequestException) as error:
                 return f"the probe could not publish: {error}"
             try:
                 state = publisher.wait_for_connection_state({"connected", "failed"}, timeout)
@@ -130,11 +133,14 @@ def probe_media(base_url: str, ice_servers: list[dict[str, Any]], timeout: float
                 return f"the WebRTC connection to the server's media failed (ICE servers: {_describe(ice_servers)})"
             return ""
     finally:
-        requests.post(f"{base_url}/api/v1/streams/{stream['id']}/end", headers=headers, timeout=HTTP_TIMEOUT)
+        try:
+            requests.post(f"{base_url}/api/v1/streams/{stream['id']}/end", headers=headers, timeout=HTTP_TIMEOUT)
+        except requests.RequestException as error:
+            logger.warning("ending probe stream %s failed: %s", stream["id"], error)
 
 
 def _describe(ice_servers: list[dict[str, Any]]) -> str:
-    """Name the ICE server URLs without their credentials."""
+    """Return the ICE server URLs, comma-separated and without their credentials."""
     urls = [url for entry in ice_servers for url in ([entry["urls"]] if isinstance(entry["urls"], str) else entry["urls"])]
     return ", ".join(urls) if urls else "none"
 
