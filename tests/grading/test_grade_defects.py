@@ -13,7 +13,7 @@ from tests.module0_preflight.conftest import DEFAULT_ICE_SETTINGS
 
 
 def answer_404(path: str) -> Callable[[Flask], None]:
-    """Return a defect that makes ``path`` answer the app's own 404, as if the route were missing."""
+    """Return a defect that makes ``path`` return the app's own 404, as if the route were missing."""
 
     def apply(app: Flask) -> None:
         wsgi_app = app.wsgi_app
@@ -36,7 +36,7 @@ def no_defect(app: Flask) -> None:
 DEFECT_ROWS = [
     pytest.param(
         answer_404("/api/v1/preflight"), {},
-        # preflight_never_contains_turn_secret still passes: a 404 holds no secret either.
+        # preflight_never_contains_turn_secret still passes: a 404 contains no secret either.
         {"m0.preflight_report_shape", "m0.preflight_status_follows_required_checks", "m0.preflight_server_time_is_current_utc"},
         id="preflight-route-missing",
     ),
