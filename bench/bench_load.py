@@ -41,6 +41,7 @@ from typing import Any, Callable
 import requests
 
 from bench_publish import make_offer
+from bench_streams import _start_throwaway_mariadb
 from harness import ADMIN_TOKEN, Backend, JanusProcess, Machine, Sampler, Summary, log, markdown_table, process_status, require_hermetic_netns
 
 HTTP_TIMEOUT = 60.0
@@ -201,15 +202,20 @@ def _latency_rows(phase: str, count: int, outcomes: Outcomes, wall: float) -> li
     return rows
 
 
-def run(publishers: int, viewers: int, live_streams: int) -> str:
+def run(publishers: int, viewers: int, live_streams: int, database: str) -> str:
     machine = Machine().start()
     offer = make_offer()
     per_stream = math.ceil(viewers / live_streams)
     live_publishers: list[Any] = []
+    mariadb = None
     with tempfile.TemporaryDirectory(prefix="bench-load-") as tmp:
         run_dir = Path(tmp)
         janus = JanusProcess(run_dir).start()
-        backend = Backend(run_dir, janus.url)
+        env = {}
+        if database == "mariadb":
+            mariadb = _start_throwaway_mariadb()
+            env["DATABASE_URL"] = mariadb.url(mariadb.create_database())
+        backend = Backend(run_dir, janus.url, env)
         try:
             backend.start()
             pid = backend.worker_pid
@@ -242,6 +248,8 @@ def run(publishers: int, viewers: int, live_streams: int) -> str:
                 publisher.close()
             backend.stop()
             janus.stop()
+            if mariadb is not None:
+                mariadb.stop()
 
     rows = _latency_rows(f"{publishers} publishers", publishers, pub_outcomes, pub_wall)
     rows += _latency_rows(f"{viewers} viewers on {live_streams} streams", viewers, view_outcomes, view_wall)
@@ -249,7 +257,7 @@ def run(publishers: int, viewers: int, live_streams: int) -> str:
     return "\n\n".join([
         markdown_table(["phase", "step", "ok", "p50 ms", "p95 ms", "max ms"], rows),
         markdown_table(["gunicorn worker", "RSS MiB", "threads"], [[name, f"{rss:.0f}", threads] for name, rss, threads in states]),
-        f"Errors: {errors} (target 0: {'met' if errors == 0 else 'missed'}). "
+        f"Database: {database}. Errors: {errors} (target 0: {'met' if errors == 0 else 'missed'}). "
         f"gunicorn threads configured: {threads_configured} (WS_MAX_SOCKETS + HTTP_THREADS).",
         machine.finish(),
     ])
@@ -260,9 +268,10 @@ def main() -> None:
     parser.add_argument("--publishers", type=int, default=100, help="concurrent publisher negotiations (default 100)")
     parser.add_argument("--viewers", type=int, default=500, help="concurrent viewer negotiations (default 500)")
     parser.add_argument("--live-streams", type=int, default=5, help="live streams the viewers join, each with an aiortc publisher (default 5)")
+    parser.add_argument("--database", choices=("sqlite", "mariadb"), default="sqlite", help="the backend's database: a SQLite file, or a throwaway mariadbd on 127.0.0.1 (default sqlite)")
     args = parser.parse_args()
     require_hermetic_netns("bench_load.py")
-    print(run(args.publishers, args.viewers, args.live_streams))
+    print(run(args.publishers, args.viewers, args.live_streams, args.database))
 
 
 if __name__ == "__main__":

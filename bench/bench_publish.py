@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import secrets
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -165,7 +166,74 @@ def timed_direct(janus: DirectJanus, offer: str) -> float:
     return elapsed
 
 
-def run(rounds: int, warmup: int) -> str:
+# Steps of module2_session.service.publish timed by --breakdown: (module, class or "", function, label).
+BREAKDOWN_STEPS = (
+    ("module2_session.service", "", "claim_publisher_slot", "database: insert the NEW session"),
+    ("common.janus.videoroom", "VideoRoom", "create_room", "Janus: create the room"),
+    ("module2_session.service", "", "_ensure_room", "create the room and store it (Janus + database)"),
+    ("common.janus.client", "JanusClient", "attach", "Janus: attach"),
+    ("module2_session.service", "", "change_state", "database: session to NEGOTIATING, with its event"),
+    ("common.janus.videoroom", "VideoRoom", "join_publisher", "Janus: join as publisher"),
+    ("module2_session.service", "", "_update_fields", "database: store the feed id"),
+    ("common.janus.videoroom", "VideoRoom", "publish", "Janus: publish, wait for the answer"),
+    ("module2_session.service", "", "publish", "module2_session.service.publish in all"),
+)
+
+
+def breakdown(janus_url: str, run_dir: Path, offer: str, count: int) -> str:
+    """Time the steps of the publish service in-process (Flask test client, no HTTP server); return a table."""
+    import importlib
+    import os
+    import statistics
+    from collections import defaultdict
+
+    os.environ.update(JANUS_URL=janus_url, DATABASE_URL=f"sqlite:///{run_dir / 'breakdown.db'}", LOG_LEVEL="WARNING")
+    from module3_watch import create_app
+
+    timings: dict[str, list[float]] = defaultdict(list)
+    recording = threading.Event()
+    for module_name, class_name, function_name, label in BREAKDOWN_STEPS:
+        owner = importlib.import_module(module_name)
+        if class_name:
+            owner = getattr(owner, class_name)
+        setattr(owner, function_name, _timed_step(getattr(owner, function_name), timings[label], recording))
+
+    client = create_app().test_client()
+    totals = []
+    for index in range(count + 5):
+        stream = client.post("/api/v1/streams", json={"title": "bench breakdown"}).get_json()
+        headers = {"Authorization": f"Bearer {stream['publishToken']}"}
+        # The first 5 publishes warm up and are not recorded; the hang-up never is.
+        if index >= 5:
+            recording.set()
+        started = time.perf_counter()
+        response = client.post(f"/api/v1/streams/{stream['id']}/sessions", json={"type": "offer", "sdp": offer}, headers=headers)
+        elapsed = (time.perf_counter() - started) * 1000
+        recording.clear()
+        if response.status_code != 201:
+            raise RuntimeError(f"publish returned {response.status_code}: {response.get_data(as_text=True)[:300]}")
+        client.delete(f"/api/v1/sessions/{response.get_json()['id']}", headers=headers)
+        if index >= 5:
+            totals.append(elapsed)
+
+    rows = [[label, statistics.median(timings[label])] for _, _, _, label in BREAKDOWN_STEPS]
+    rows.append(["POST /sessions through the Flask test client", statistics.median(totals)])
+    return markdown_table(["step (in-process, SQLite)", "median ms"], rows)
+
+
+def _timed_step(function: Any, samples: list[float], recording: threading.Event) -> Any:
+    def timed(*args: Any, **kwargs: Any) -> Any:
+        started = time.perf_counter()
+        try:
+            return function(*args, **kwargs)
+        finally:
+            if recording.is_set():
+                samples.append((time.perf_counter() - started) * 1000)
+
+    return timed
+
+
+def run(rounds: int, warmup: int, breakdown_count: int = 0) -> str:
     machine = Machine().start()
     offer = make_offer()
     with tempfile.TemporaryDirectory(prefix="bench-publish-") as tmp:
@@ -190,6 +258,7 @@ def run(rounds: int, warmup: int) -> str:
                 if (index + 1) % 50 == 0:
                     log(f"{index + 1}/{rounds} pairs")
             direct.close()
+            steps = breakdown(janus.url, run_dir, offer, breakdown_count) if breakdown_count else ""
         finally:
             backend.stop()
             janus.stop()
@@ -206,6 +275,7 @@ def run(rounds: int, warmup: int) -> str:
         markdown_table(["side", "n", "p50 ms", "p95 ms", "p99 ms", "max ms"], rows),
         f"Median ratio {ratio:.2f} against the target of {TARGET_RATIO}: {verdict}. "
         f"The backend adds {result_backend.p50 - result_direct.p50:.2f} ms at the median.",
+        *([steps] if steps else []),
         machine.finish(),
     ])
 
@@ -214,9 +284,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=300, help="measured pairs (one backend and one direct publish each; default 300)")
     parser.add_argument("--warmup", type=int, default=10, help="unmeasured pairs first (default 10)")
+    parser.add_argument("--breakdown", type=int, default=100, metavar="N",
+                        help="then time the steps of N publishes in-process, without HTTP (default 100, 0 skips)")
     args = parser.parse_args()
     require_hermetic_netns("bench_publish.py")
-    print(run(args.rounds, args.warmup))
+    print(run(args.rounds, args.warmup, args.breakdown))
 
 
 if __name__ == "__main__":

@@ -62,7 +62,12 @@ def _stop(process: subprocess.Popen | None) -> None:
 
 
 class JanusProcess:
-    """Janus 1.1.2 rendered by ``janus/render.py tests`` (HTTP on 127.0.0.1, ICE on 127.0.0.2)."""
+    """Janus 1.1.2 rendered by ``janus/render.py tests`` (HTTP on 127.0.0.1, ICE on 127.0.0.2).
+
+    Unlike the tests' JanusServer it sets the RTP port range: 600 concurrent
+    handles need more ports than the tests' 200, and it reports failures
+    without pytest.
+    """
 
     def __init__(self, run_dir: Path, rtp_port_range: str = "40000-41999") -> None:
         self.run_dir = run_dir
