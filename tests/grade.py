@@ -59,6 +59,7 @@ MESSAGES = {
         "not_healthy": "{url}/health respondió {status} en lugar de 200; ¿es el servidor del curso?",
         "pytest_failed": "pytest terminó con el código {code} sin ejecutar las comprobaciones; su salida:",
         "no_checks": "No se encontró ninguna comprobación calificable en los módulos 0 a {module}.",
+        "json_not_written": "No se pudo escribir el JSON en {path}: {error}",
         "heading": "Calificación del módulo {module}: {target}",
         "in_process": "código de este repositorio, en proceso",
         "columns": ("Módulo", "Comprobación", "Resultado", "Descripción", "Motivo"),
@@ -90,6 +91,7 @@ MESSAGES = {
         "not_healthy": "{url}/health returned {status} instead of 200; is it the course server?",
         "pytest_failed": "pytest exited with code {code} without running the checks; its output:",
         "no_checks": "No graded check found in modules 0 to {module}.",
+        "json_not_written": "Could not write the JSON to {path}: {error}",
         "heading": "Grading module {module}: {target}",
         "in_process": "this repository's code, in-process",
         "columns": ("Module", "Check", "Result", "Description", "Reason"),
@@ -349,7 +351,11 @@ def main(argv: list[str] | None = None, environ: Mapping[str, str] | None = None
     else:
         write_table(stream, text, checks, per_module, total, passed)
         if options.json:
-            Path(options.json).write_text(json.dumps(document, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+            try:
+                Path(options.json).write_text(json.dumps(document, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+            except OSError as error:
+                sys.stderr.write(text["json_not_written"].format(path=options.json, error=error.strerror or error) + "\n")
+                return EXIT_FAILED
     return EXIT_OK if passed else EXIT_FAILED
 
 

@@ -96,3 +96,28 @@ def test_json_to_stdout_in_process(run_grade) -> None:
     assert {check["outcome"] for check in document["checks"]} == {"passed"}
     health = next(check for check in document["checks"] if check["id"] == "m0.health_ok")
     assert health == {"id": "m0.health_ok", "module": 0, "required": True, "outcome": "passed", "description": 'GET /health returns 200 with {"status": "ok"}.', "reason": ""}
+
+
+def test_missing_turn_secret_skips_checks(run_grade, live_server_factory, app_config: dict) -> None:
+    from module0_preflight import create_app
+    from tests.module0_preflight.conftest import DEFAULT_ICE_SETTINGS
+
+    server = live_server_factory(create_app({**app_config, **DEFAULT_ICE_SETTINGS}))
+
+    result = run_grade("--module", "0", "--base-url", server.url)
+
+    skipped = [line for line in result.stdout.splitlines() if " omitida " in line]
+    assert result.exit_code == 1
+    assert len(skipped) == 3
+    for line in skipped:
+        assert "Falta el secreto TURN: pásalo con --turn-secret o COURSE_TURN_SECRET." in line
+    assert "Resultado: hay comprobaciones obligatorias que no pasaron." in result.stdout
+
+
+def test_json_file_not_writable(run_grade, tmp_path) -> None:
+    path = tmp_path / "missing-folder" / "grade.json"
+
+    result = run_grade("--module", "0", "--json", str(path))
+
+    assert result.exit_code == 1
+    assert result.stderr.strip() == f"No se pudo escribir el JSON en {path}: No such file or directory"
