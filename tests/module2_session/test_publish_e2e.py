@@ -53,7 +53,7 @@ def _publish_connected(api: ApiClient, url: str, publisher: SyntheticPublisher) 
     return stream, token, session
 
 
-@pytest.mark.grade(module=2, es="Un publicador aiortc con audio y vídeo conecta (webrtcup) y la transmisión pasa a LIVE")
+@pytest.mark.grade(module=2, es="Un emisor aiortc con audio y vídeo conecta (webrtcup) y la emisión pasa a LIVE")
 def test_publish_goes_live_with_media(janus_api, server_url, publisher, media_reachable) -> None:
     """An aiortc publisher with audio and video connects (webrtcup) and the stream goes LIVE."""
     stream, _token, session = _publish_connected(janus_api, server_url, publisher)
@@ -94,7 +94,7 @@ def test_disconnect_ends_stream_after_window(make_app, live_server_factory, janu
     wait_for(lambda: {"exists": own_videoroom.exists(session["roomId"])}, lambda body: body["exists"] is False, "the room to be destroyed")
 
 
-@pytest.mark.grade(module=2, es="Cuando el publicador cuelga, su sesión se cierra y la transmisión termina (ENDED) sin quedarse atascada")
+@pytest.mark.grade(module=2, es="Cuando el emisor cuelga, su sesión se cierra y la emisión termina (ENDED) sin quedarse atascada")
 def test_hangup_ends_stream(janus_api, server_url, publisher, media_reachable) -> None:
     """When the publisher hangs up, its session closes and the stream ends instead of staying stuck."""
     stream, _token, session = _publish_connected(janus_api, server_url, publisher)
@@ -102,7 +102,9 @@ def test_hangup_ends_stream(janus_api, server_url, publisher, media_reachable) -
     publisher.close()
 
     closed = wait_for(lambda: read_session(janus_api, session["id"]), lambda body: body["state"] in FINAL_STATES, "Janus to report the hangup")
-    assert closed["reason"].startswith("Janus hung up")
+    # Any readable reason will do: a student's server need not word it like the reference.
+    assert isinstance(closed["reason"], str)
+    assert closed["reason"].strip()
     assert closed["closedAt"] is not None
     ended = wait_for(lambda: read_stream(janus_api, stream["id"]), lambda body: body["status"] == "ENDED", "the reconnect window to end the stream", timeout=HANGUP_END_WAIT)
     assert ended["endedAt"] is not None

@@ -163,7 +163,7 @@ def test_offer_malformed_json(api) -> None:
     ],
     ids=["no token", "wrong token", "not bearer"],
 )
-@pytest.mark.grade(module=2, es="Publicar sin el token de la transmisión recibe 401 o 403")
+@pytest.mark.grade(module=2, es="Publicar sin el token de la emisión recibe 401 o 403")
 def test_offer_needs_owner(inprocess_app, api, headers, status, code) -> None:
     """Publishing without the stream's token gets 401 or 403."""
     stream, _token = create_stream(api)
@@ -185,7 +185,7 @@ def test_offer_admin_token_allowed(app, api, app_config) -> None:
 
 
 @pytest.mark.parametrize("stream_id", ["00000000-0000-4000-8000-000000000000", "not-a-uuid"], ids=["unknown uuid", "not a uuid"])
-@pytest.mark.grade(module=2, es="Publicar en una transmisión que no existe recibe 404 not_found")
+@pytest.mark.grade(module=2, es="Publicar en una emisión que no existe recibe 404 not_found")
 def test_offer_unknown_stream(api, stream_id) -> None:
     """Publishing to an unknown stream gets 404 not_found."""
     response = post_offer(api, stream_id, "token", OFFER)
@@ -254,7 +254,7 @@ def test_openapi_documents_session_routes(api) -> None:
     assert choices[1]["items"] == {"$ref": "#/components/schemas/Candidate"}
 
 
-@pytest.mark.grade(module=2, es="Borrar una transmisión borra sus sesiones")
+@pytest.mark.grade(module=2, es="Borrar una emisión borra sus sesiones")
 def test_deleting_stream_deletes_sessions(api) -> None:
     """Deleting a stream deletes its sessions."""
     stream, token = create_stream(api)

@@ -83,7 +83,7 @@ def test_session_read_hides_secrets(janus_app, janus_api, publisher) -> None:
     assert SECRET_KEYS.isdisjoint(response.json())
 
 
-@pytest.mark.grade(module=2, es="Un segundo publicador de la misma transmisión recibe 409 publisher_active")
+@pytest.mark.grade(module=2, es="Un segundo emisor de la misma emisión recibe 409 publisher_active")
 def test_second_publisher_conflict(janus_api, publisher) -> None:
     """A second publisher of the same stream gets 409 publisher_active."""
     from tests.services.media import SyntheticPublisher
@@ -118,7 +118,9 @@ def test_rejected_sdp_fails_session(janus_api, sdp) -> None:
     problem = assert_problem(response, 400, "invalid_sdp")
     session = read_session(janus_api, problem["sessionId"])
     assert session["state"] == "FAILED"
-    assert session["reason"].startswith("Janus rejected the offer")
+    # Any readable reason will do: a student's server need not word it like the reference.
+    assert isinstance(session["reason"], str)
+    assert session["reason"].strip()
     assert session["closedAt"] is not None
 
 
@@ -133,7 +135,7 @@ def test_rejected_sdp_frees_slot(janus_api, publisher) -> None:
     assert response.status_code == 201, response.text
 
 
-@pytest.mark.grade(module=2, es="Publicar en una transmisión terminada recibe 409 invalid_transition")
+@pytest.mark.grade(module=2, es="Publicar en una emisión terminada recibe 409 invalid_transition")
 def test_ended_stream_rejects_publish(janus_api, publisher) -> None:
     """Publishing to an ended stream gets 409 invalid_transition."""
     stream, token = create_stream(janus_api)
@@ -175,7 +177,7 @@ def test_delete_twice_keeps_state(janus_api, publisher) -> None:
 
 
 @pytest.mark.parametrize(("headers", "status", "code"), [({}, 401, "unauthorized"), ({"Authorization": "Bearer wrong"}, 403, "forbidden")], ids=["no token", "wrong token"])
-@pytest.mark.grade(module=2, es="Borrar una sesión sin el token de la transmisión recibe 401 o 403")
+@pytest.mark.grade(module=2, es="Borrar una sesión sin el token de la emisión recibe 401 o 403")
 def test_delete_needs_owner(janus_api, publisher, headers, status, code) -> None:
     """Deleting a session without the stream's token gets 401 or 403."""
     stream, token = create_stream(janus_api)
@@ -219,7 +221,7 @@ def test_trickle_forwards_to_janus(janus_api, publisher) -> None:
     assert completed.status_code == 204, completed.text
 
 
-@pytest.mark.grade(module=2, es="Con los candidatos enviados por trickle el publicador se conecta y la transmisión pasa a LIVE")
+@pytest.mark.grade(module=2, es="Con los candidatos enviados por trickle el emisor se conecta y la emisión pasa a LIVE")
 def test_trickled_candidates_connect(janus_api, publisher, media_reachable) -> None:
     """With candidates sent by trickle the publisher connects and the stream goes LIVE."""
     stream, token = create_stream(janus_api)

@@ -120,7 +120,7 @@ def test_trickle_needs_json_content_type(api, failed_session) -> None:
     ],
     ids=["no token", "wrong token", "basic auth"],
 )
-@pytest.mark.grade(module=2, es="Enviar candidatos sin el token de la transmisión recibe 401 o 403")
+@pytest.mark.grade(module=2, es="Enviar candidatos sin el token de la emisión recibe 401 o 403")
 def test_trickle_needs_owner(api, failed_session, headers, status, code) -> None:
     """Sending candidates without the stream's token gets 401 or 403."""
     session_id, _token = failed_session
@@ -130,7 +130,7 @@ def test_trickle_needs_owner(api, failed_session, headers, status, code) -> None
     assert_problem(response, status, code)
 
 
-@pytest.mark.grade(module=2, es="El token de otra transmisión no sirve para enviar candidatos (403)")
+@pytest.mark.grade(module=2, es="El token de otra emisión no sirve para enviar candidatos (403)")
 def test_trickle_other_streams_token(api, failed_session) -> None:
     """Another stream's token cannot send candidates (403)."""
     session_id, _token = failed_session

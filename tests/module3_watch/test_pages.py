@@ -65,7 +65,7 @@ def test_every_script_text_translated(api):
     assert same <= {"status.LIVE"} or len(same) < 3, same
 
 
-@pytest.mark.grade(module=3, es="La página de una transmisión que no existe es un 404 en HTML")
+@pytest.mark.grade(module=3, es="La página de una emisión que no existe es un 404 en HTML")
 @pytest.mark.parametrize("page", ["publish", "watch"])
 @pytest.mark.parametrize("stream_id", ["00000000-0000-4000-8000-000000000000", "nope"], ids=["unknown uuid", "not a uuid"])
 def test_unknown_stream_page_404(api, page, stream_id):

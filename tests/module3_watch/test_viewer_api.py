@@ -104,13 +104,13 @@ def wait_for(condition: Callable[[], bool], what: str) -> None:
     ],
     ids=["unknown uuid", "not a uuid"],
 )
-@pytest.mark.grade(module=3, es="Unirse como espectador a una transmisión que no existe recibe 404 not_found")
+@pytest.mark.grade(module=3, es="Unirse como espectador a una emisión que no existe recibe 404 not_found")
 def test_join_unknown_stream(api, stream_id, status, code):
     """Joining an unknown stream as a viewer gets 404 not_found."""
     assert_problem(api.post(f"/api/v1/streams/{stream_id}/viewers", json={}), status, code)
 
 
-@pytest.mark.grade(module=3, es="Solo se puede ver una transmisión LIVE con publicador; si no, 409 stream_not_live")
+@pytest.mark.grade(module=3, es="Solo se puede ver una emisión LIVE con emisor; si no, 409 stream_not_live")
 @pytest.mark.parametrize("action", [None, "end", "start"], ids=["created", "ended", "live without publisher"])
 def test_join_needs_live_stream_with_publisher(api, admin, make_stream, action):
     """Only a LIVE stream with a publisher can be watched; otherwise 409 stream_not_live."""

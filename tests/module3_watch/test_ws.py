@@ -79,7 +79,7 @@ def test_events_in_order(app, server_url, api, admin, make_stream, open_socket):
         assert service.get_viewer(db.session, second_id).state == LEFT
 
 
-@pytest.mark.grade(module=3, es="El WS de una transmisión que no existe se cierra con el código 4404")
+@pytest.mark.grade(module=3, es="El WS de una emisión que no existe se cierra con el código 4404")
 @pytest.mark.grade(module=3, es="Los cambios de estado llegan por el WS en orden: LIVE y luego ENDED, y el socket se cierra")
 def test_status_events_reach_socket(server_url, api, admin, make_stream, open_socket):
     """Status changes reach the socket in order, LIVE then ENDED, and the socket closes."""
@@ -105,7 +105,7 @@ def test_unknown_stream_closes_4404(server_url, open_socket, stream_id):
     assert socket_.close_code == 4404
 
 
-@pytest.mark.grade(module=3, es="El WS de una transmisión terminada envía la instantánea y se cierra con 1000")
+@pytest.mark.grade(module=3, es="El WS de una emisión terminada envía la instantánea y se cierra con 1000")
 def test_ended_stream_sends_snapshot_then_closes(server_url, api, admin, make_stream, open_socket):
     """The socket of an ended stream sends the snapshot, then closes with 1000."""
     stream, _token = make_stream()
