@@ -10,6 +10,7 @@ from flask import Flask
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import event, text
 from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase
 
 logger = logging.getLogger(__name__)
@@ -75,6 +76,25 @@ def init_db(app: Flask) -> None:
     app.config["SQLALCHEMY_DATABASE_URI"] = uri
     app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", engine_options(uri))
     db.init_app(app)
+    # Registered after Flask-SQLAlchemy's own teardown, so it runs first (Flask runs them in reverse).
+    app.teardown_appcontext(_remove_session)
+
+
+def _remove_session(exception: BaseException | None) -> None:
+    """Close the request's session; a connection lost during the request must not turn the response into a 500.
+
+    Closing rolls back on the connection. When MariaDB went away mid-request
+    that rollback raises. An error raised in a teardown escapes Flask's error
+    handlers, so the client would get the server's HTML 500 page in place of
+    the 503 problem that the request already produced.
+    """
+    try:
+        db.session.remove()
+    except DBAPIError as error:
+        # SQLAlchemy invalidates a connection it recognizes as lost, so the pool does not hand it out again.
+        cause = getattr(error, "orig", None) or error
+        logger.warning("closing the database session failed: %s %s", cause.__class__.__name__, cause.args[:1])
+        db.session.registry.clear()
 
 
 def create_tables(app: Flask) -> None:
