@@ -188,6 +188,7 @@ def test_page_size_limits(make_stream, marker, list_streams) -> None:
         ({"status": "LIVE,LIVE"}, {"live"}),
         ({}, {"new", "live", "ended", "cancelled"}),
     ],
+    ids=["LIVE", "ENDED", "CREATED", "LIVE,ENDED", "repeated parameter", "spaces and lowercase", "LIVE,LIVE", "no filter"],
 )
 @pytest.mark.grade(module=1, es="El parámetro status filtra por estado")
 def test_status_filter(api, make_stream, marker, list_streams, status_params: dict, expected: set[str]) -> None:

@@ -188,6 +188,7 @@ def test_form_body_is_unsupported(api) -> None:
 @pytest.mark.parametrize(
     "stream_id",
     ["xyz", "0", "123e4567-e89b-12d3-a456-42661417400", str(uuid.uuid4()), "a" * 300, "💥", "%00", "' OR 1=1 --"],
+    ids=["word", "zero", "short uuid", "unknown uuid", "300 characters", "emoji", "nul", "sql"],
 )
 @pytest.mark.grade(module=1, es="Un id desconocido da 404 not_found en todas las rutas de la emisión")
 def test_unknown_ids_are_404(api, stream_id: str) -> None:

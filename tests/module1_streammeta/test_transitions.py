@@ -76,6 +76,7 @@ def test_end_cancels_created(api, make_stream) -> None:
         (["end"], "start", "ENDED", "LIVE"),
         (["end"], "end", "ENDED", "ENDED"),
     ],
+    ids=["start live", "start ended", "end ended", "start cancelled", "end cancelled"],
 )
 @pytest.mark.grade(module=1, es="Una transición no permitida da 409 y no cambia la emisión")
 def test_invalid_transition_conflict(api, make_stream, read_stream, setup, action, current, target) -> None:
@@ -212,7 +213,7 @@ def _run_together(count: int, call: Callable[[ApiClient], Any], server_url: str)
     return results
 
 
-@pytest.mark.parametrize(("setup", "action"), [([], "start"), (["start"], "end"), ([], "end")])
+@pytest.mark.parametrize(("setup", "action"), [([], "start"), (["start"], "end"), ([], "end")], ids=["start", "end live", "end created"])
 @pytest.mark.grade(module=1, es="De varias transiciones simultáneas gana exactamente una")
 def test_concurrent_transitions_one_wins(api, make_stream, read_stream, server_url, setup, action) -> None:
     """Of several simultaneous transitions exactly one wins."""
