@@ -60,6 +60,7 @@ MESSAGES = {
         "pytest_failed": "pytest terminó con el código {code} sin ejecutar las comprobaciones; su salida:",
         "no_checks": "No se encontró ninguna comprobación calificable en los módulos 0 a {module}.",
         "json_not_written": "No se pudo escribir el JSON en {path}: {error}",
+        "not_run": "No se ejecutó: la ejecución se detuvo antes.",
         "heading": "Calificación del módulo {module}: {target}",
         "in_process": "código de este repositorio, en proceso",
         "columns": ("Módulo", "Comprobación", "Resultado", "Descripción", "Motivo"),
@@ -92,6 +93,7 @@ MESSAGES = {
         "pytest_failed": "pytest exited with code {code} without running the checks; its output:",
         "no_checks": "No graded check found in modules 0 to {module}.",
         "json_not_written": "Could not write the JSON to {path}: {error}",
+        "not_run": "Not run: the run stopped before it.",
         "heading": "Grading module {module}: {target}",
         "in_process": "this repository's code, in-process",
         "columns": ("Module", "Check", "Result", "Description", "Reason"),
@@ -207,6 +209,10 @@ def run_checks(options: Any, language: str, quiet: bool) -> tuple[int, list[Chec
     redirect = contextlib.redirect_stdout(output) if quiet else contextlib.nullcontext()
     with redirect:
         exit_code = pytest.main(pytest_arguments(options), plugins=[collector])
+    for check in collector.checks.values():
+        # A collected test without a report (the run stopped early) was not checked.
+        if not check.outcome:
+            check.outcome, check.reason = "skipped", MESSAGES[language]["not_run"]
     return int(exit_code), list(collector.checks.values()), output.getvalue()
 
 
