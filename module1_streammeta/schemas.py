@@ -53,7 +53,9 @@ class CleanString(fields.String):
     }
 
     def __init__(self, *args: Any, allow_newlines: bool = False, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+        metadata = dict(kwargs.pop("metadata", None) or {})
+        metadata.setdefault("description", "Surrounding whitespace is trimmed before the length is checked.")
+        super().__init__(*args, metadata=metadata, **kwargs)
         self.allow_newlines = allow_newlines
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
