@@ -6,6 +6,11 @@ real Janus. A response fails when it is a server error other than 503/504 (Janus
 unavailable or timed out), when its status, content type, headers or body are not
 the documented ones, or when invalid input gets anything but a 4xx.
 
+NOTE: no case reaches a working publisher or viewer. Seeded sessions have FAILED and
+seeded viewers have LEFT, because both need real media (a connected publisher), so
+the 201 of POST .../viewers and the success paths of .../answer and .../candidates stay
+unfuzzed. The module 2 and 3 media tests cover those paths.
+
 FUZZ_MAX_EXAMPLES sets the cases per operation and generation mode (default 10,
 for CI). ``make fuzz`` runs 250, which sends more than 5,000 requests in all.
 """
@@ -50,9 +55,22 @@ def no_unexpected_server_error(ctx: schemathesis.CheckContext, response: schemat
     return None
 
 
+def _too_long_only_by_whitespace(case: schemathesis.Case) -> bool:
+    """Whether every change that made the case invalid is a too-long string with surrounding whitespace.
+
+    The API trims surrounding whitespace before it checks a text field's length, so
+    such a string may fit after all.
+    """
+    mutations = getattr(case.meta.phase.data, "mutations", ()) if case.meta is not None else ()
+    return bool(mutations) and all(
+        mutation.keywords == ("maxLength",) and isinstance(mutation.new_value, str) and mutation.new_value.strip() != mutation.new_value
+        for mutation in mutations
+    )
+
+
 def rejects_invalid_input(ctx: schemathesis.CheckContext, response: schemathesis.Response, case: schemathesis.Case) -> bool | None:
     """Fail when invalid input gets anything but a 4xx; schemathesis's own list of 4xx lacks 413."""
-    if 400 <= response.status_code < 500:
+    if 400 <= response.status_code < 500 or _too_long_only_by_whitespace(case):
         return None
     return negative_data_rejection(ctx, response, case)
 
