@@ -139,8 +139,12 @@ class Backend:
         return max_sockets + int(self.environ.get("HTTP_THREADS", "16"))
 
     def stop(self) -> None:
-        """SIGTERM the gunicorn master by PID; it stops its worker."""
+        """SIGTERM the gunicorn master by PID; it stops its worker. Keep its log in BENCH_LOG_DIR when set."""
         _stop(self.process)
+        if os.environ.get("BENCH_LOG_DIR"):
+            kept = Path(os.environ["BENCH_LOG_DIR"]) / f"gunicorn-{self.port}.log"
+            kept.write_bytes((self.run_dir / "gunicorn.log").read_bytes())
+            log(f"gunicorn log kept in {kept}")
 
 
 def _wait_http(url: str, process: subprocess.Popen, name: str) -> None:

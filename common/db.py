@@ -20,6 +20,10 @@ logger = logging.getLogger(__name__)
 MYSQL_TABLE_ARGS = {"mysql_charset": "utf8mb4", "mysql_collate": "utf8mb4_unicode_ci", "mysql_engine": "InnoDB"}
 
 
+# Connections one process may open to MySQL/MariaDB (pool_size + max_overflow).
+MYSQL_POOL_MAX = 100
+
+
 class Base(DeclarativeBase):
     """Declarative base of every course table."""
 
@@ -39,20 +43,22 @@ def database_uri(database_url: str, instance_path: str) -> str:
 
 
 def engine_options(uri: str) -> dict[str, Any]:
-    """Pool options: pre-ping so MySQL connections closed after wait_timeout are replaced, and no cap on overflow.
+    """Return pool options: pre-ping (MySQL closes idle connections after wait_timeout) and pool limits.
 
     A request thread holds one connection while the event-bus listeners it runs
     (module 2 and 3 teardown) check out a second one. With SQLAlchemy's default
     cap of 15 connections, 16 concurrent hang-ups each waited for a second
     connection that never came, for pool_timeout (30 s), then failed with 500.
-    Connections beyond pool_size are opened on demand and closed on return.
+    SQLite connections are local files, so their overflow has no cap. MySQL and
+    MariaDB refuse connections over max_connections (151 by default) with error
+    1040, so their pool stops at 100 and leaves room for other clients.
     """
     backend = make_url(uri).get_backend_name()
-    options: dict[str, Any] = {"pool_pre_ping": True, "max_overflow": -1}
+    options: dict[str, Any] = {"pool_pre_ping": True}
     if backend == "mysql":
-        options["pool_recycle"] = 280
+        options.update(pool_recycle=280, pool_size=10, max_overflow=MYSQL_POOL_MAX - 10)
     if backend == "sqlite":
-        options["connect_args"] = {"timeout": 15, "check_same_thread": False}
+        options.update(max_overflow=-1, connect_args={"timeout": 15, "check_same_thread": False})
     return options
 
 
