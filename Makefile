@@ -19,7 +19,7 @@ GRADE_ARGS ?=
 # for each Janus setup. 250 sends more than 5,000 requests in all; `make test` uses 10.
 FUZZ_MAX_EXAMPLES ?= 250
 
-.PHONY: run test grade fuzz venv translations janus-local clean
+.PHONY: run test grade fuzz bench venv translations janus-local clean
 
 venv: $(STAMP)
 
@@ -63,6 +63,15 @@ ifeq ($(TEST_NETNS),1)
 else
 	FUZZ_MAX_EXAMPLES=$(FUZZ_MAX_EXAMPLES) $(BIN)/pytest tests/fuzz $(PYTEST_ARGS)
 endif
+
+# The figures of docs/benchmarks.md, about 8 minutes on 2 CPUs. Janus and aiortc need the
+# hermetic namespace, and the list benchmark runs there too (MariaDB on its loopback).
+bench: translations
+	scripts/hermetic-run $(BIN)/python bench/bench_publish.py
+	scripts/hermetic-run $(BIN)/python bench/bench_load.py
+	scripts/hermetic-run $(BIN)/python bench/bench_load.py --database mariadb
+	scripts/hermetic-run $(BIN)/python bench/bench_ws_fanout.py
+	scripts/hermetic-run $(BIN)/python bench/bench_streams.py
 
 janus-local: $(STAMP)
 	scripts/janus-local start
