@@ -1,11 +1,11 @@
 """Benchmark the publish negotiation: the backend's POST /sessions against the same Janus requests sent directly.
 
-Both sides send the same SDP offer (made once by an aiortc publisher) and the
-same Janus requests: create a videoroom room (on a control handle attached
-once), attach a publisher handle, join as publisher, publish with the offer and
-wait for the event that carries Janus's answer. Both clean up the same way,
-untimed: detach the handle and destroy the room (the backend does it in
-DELETE /api/v1/sessions/{sid}).
+Both sides send the same SDP offer, made once by an aiortc publisher, and the
+same Janus requests. They create a videoroom room on a control handle attached
+once, attach a publisher handle and join as publisher. Then they publish with
+the offer and wait for the event that carries Janus's answer. Both clean up the
+same way, untimed: detach the handle and destroy the room (the backend does it
+in DELETE /api/v1/sessions/{sid}).
 
 - "backend": POST /api/v1/streams/{id}/sessions to the complete backend served by
   gunicorn with the repository's gunicorn.conf.py (one gthread worker), over HTTP
