@@ -53,9 +53,7 @@ class CleanString(fields.String):
     }
 
     def __init__(self, *args: Any, allow_newlines: bool = False, **kwargs: Any) -> None:
-        metadata = dict(kwargs.pop("metadata", None) or {})
-        metadata.setdefault("description", "Surrounding whitespace is trimmed before the length is checked.")
-        super().__init__(*args, metadata=metadata, **kwargs)
+        super().__init__(*args, **kwargs)
         self.allow_newlines = allow_newlines
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
@@ -146,14 +144,14 @@ class StreamCreateSchema(StrictSchema):
         allow_newlines=True,
         load_default="",
         validate=validate.Length(max=DESCRIPTION_MAX_LENGTH, error=_l("Must be at most {max} characters long.")),
-        metadata={"description": "Up to 2000 characters; line breaks allowed."},
+        metadata={"description": "Up to 2000 characters after trimming surrounding whitespace; line breaks allowed."},
     )
     ownerName = CleanString(
         attribute="owner_name",
         allow_none=True,
         load_default=None,
         validate=validate.Length(max=OWNER_NAME_MAX_LENGTH, error=_l("Must be at most {max} characters long.")),
-        metadata={"description": "Optional display name of the owner, up to 80 characters."},
+        metadata={"description": "Optional display name of the owner, up to 80 characters after trimming surrounding whitespace."},
     )
     maxViewers = StrictInteger(
         attribute="max_viewers",
@@ -166,10 +164,14 @@ class StreamCreateSchema(StrictSchema):
 class StreamUpdateSchema(StrictSchema):
     """Body of PATCH /api/v1/streams/{id}: a new title, description or both."""
 
-    title = CleanString(validate=validate.Length(min=1, max=TITLE_MAX_LENGTH, error=_l("Must be between {min} and {max} characters long.")))
+    title = CleanString(
+        validate=validate.Length(min=1, max=TITLE_MAX_LENGTH, error=_l("Must be between {min} and {max} characters long.")),
+        metadata={"description": "1-120 characters after trimming surrounding whitespace."},
+    )
     description = CleanString(
         allow_newlines=True,
         validate=validate.Length(max=DESCRIPTION_MAX_LENGTH, error=_l("Must be at most {max} characters long.")),
+        metadata={"description": "Up to 2000 characters after trimming surrounding whitespace; line breaks allowed."},
     )
 
     @validates_schema
