@@ -15,6 +15,7 @@ pytest_plugins = [
     "tests.services.coturn",
     "tests.services.janus",
     "tests.services.grading",
+    "tests.services.chromium",
 ]
 
 

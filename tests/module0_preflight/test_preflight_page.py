@@ -3,28 +3,15 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable
 
 import pytest
 from babel.support import Translations
 
 from module0_preflight.check import TRANSLATIONS_DIR
 from tests.services.api_client import ApiClient
-from tests.services.availability import require_binary, require_hermetic_netns
 from tests.services.coturn import Coturn
 
-CHROMIUM_FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--use-fake-device-for-media-stream",
-    "--use-fake-ui-for-media-stream",
-]
 # The page gathers candidates for at most 10 s; this leaves room for a loaded machine.
 PAGE_TIMEOUT_MS = 60_000
 
@@ -76,27 +63,9 @@ def test_page_assets_served(api: ApiClient) -> None:
 
 
 @pytest.fixture
-def chromium_page(tmp_path: Path) -> Iterator[Any]:
-    """A page in headless Debian Chromium with a fake camera, in a fresh profile.
-
-    Only inside the hermetic namespace: once camera permission is granted, Chromium gathers
-    candidates on every interface, which must be the namespace's loopback-range ones.
-    """
-    require_hermetic_netns()
-    executable = require_binary("chromium", "chromium")
-    sync_api = pytest.importorskip("playwright.sync_api")
-
-    with sync_api.sync_playwright() as playwright:
-        context = playwright.chromium.launch_persistent_context(
-            str(tmp_path / "chromium-profile"),
-            executable_path=executable,
-            headless=True,
-            args=CHROMIUM_FLAGS,
-        )
-        try:
-            yield context.new_page()
-        finally:
-            context.close()
+def chromium_page(chromium: Callable[[], Any]) -> Any:
+    """A page in headless Chromium with a fake camera (tests/services/chromium.py)."""
+    return chromium().new_page()
 
 
 def _run_page(page: Any, url: str) -> dict[str, Any]:

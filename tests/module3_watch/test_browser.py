@@ -8,52 +8,16 @@ namespace's 127.0.0.2.
 from __future__ import annotations
 
 import time
-from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 import pytest
 import requests
 
-from tests.services.availability import require_binary, require_hermetic_netns
 
 pytestmark = [pytest.mark.media, pytest.mark.janus, pytest.mark.chromium]
 
-CHROMIUM_FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--use-fake-device-for-media-stream",
-    "--use-fake-ui-for-media-stream",
-]
 # Bounded waits for the pages; generous for a loaded 2-core machine.
 PAGE_TIMEOUT_MS = 60_000
-
-
-@pytest.fixture
-def chromium(tmp_path: Path) -> Iterator[Callable[[], Any]]:
-    """Open headless Debian Chromium contexts, each with a fake camera and a fresh profile."""
-    require_hermetic_netns()
-    executable = require_binary("chromium", "chromium")
-    sync_api = pytest.importorskip("playwright.sync_api")
-    contexts: list[Any] = []
-
-    with sync_api.sync_playwright() as playwright:
-
-        def new_context() -> Any:
-            profile = tmp_path / f"chromium-profile-{len(contexts)}"
-            context = playwright.chromium.launch_persistent_context(str(profile), executable_path=executable, headless=True, args=CHROMIUM_FLAGS)
-            contexts.append(context)
-            return context
-
-        try:
-            yield new_context
-        finally:
-            for context in contexts:
-                context.close()
 
 
 @pytest.fixture
@@ -130,7 +94,6 @@ def test_viewer_without_camera_permission_plays(chromium, make_app, live_server_
 
 
 def test_dashboard_updates_live(browser, make_app, live_server_factory):
-    require_hermetic_netns()
     server = live_server_factory(make_app())
     created = requests.post(server.url + "/api/v1/streams", json={"title": "Clase del panel"}, timeout=30).json()
 
