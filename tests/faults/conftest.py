@@ -144,7 +144,7 @@ def publisher_connected(backend: Backend, stream_id: str) -> bool:
     """Return whether the stream's current publisher session is CONNECTED, as the WebSocket snapshot shows it."""
     socket_ = EventSocket(backend.ws_url(stream_id))
     try:
-        snapshot = socket_.receive()
+        snapshot = socket_.receive(EVENT_WAIT)
     finally:
         socket_.close()
     session = (snapshot or {}).get("data", {}).get("session")

@@ -19,7 +19,7 @@ pytestmark = [pytest.mark.janus, pytest.mark.media]
 
 FRAMES = 10
 # Seconds the new process waits for a publisher to come back.
-RECONNECT_WINDOW = "15"
+RECONNECT_WINDOW = "20"
 
 
 def _publish_and_watch(backend: Backend, peers, title: str) -> tuple[dict, str]:
@@ -47,12 +47,12 @@ def test_backend_killed_and_restarted(request, tmp_path, database, gunicorn_fact
     assert old.post(f"/api/v1/streams/{finished['id']}/start", token=finished_token).status_code == 200
     assert old.post(f"/api/v1/streams/{finished['id']}/end", token=finished_token).status_code == 200
     events = open_socket(old.ws_url(returning["id"]))
-    assert events.receive()["type"] == "snapshot"
+    assert events.receive(EVENT_WAIT)["type"] == "snapshot"
     before = old.all_streams()
     assert {before[returning["id"]]["viewerCount"], before[abandoned["id"]]["viewerCount"]} == {1}
 
     kill_gunicorn(first)
-    assert events.receive() is None
+    assert events.receive(EVENT_WAIT) is None
     second = gunicorn_factory(**settings, RECONNECT_WINDOW=RECONNECT_WINDOW)
     backend = Backend(second.url)
 

@@ -33,7 +33,7 @@ def test_janus_killed_mid_stream(janus_factory, serve, peers, open_socket) -> No
     stream, token = backend.create_stream("Clase que pierde Janus")
     waiting, waiting_token = backend.create_stream("Clase que espera a Janus")
     events = open_socket(backend.ws_url(stream["id"]))
-    assert events.receive()["type"] == "snapshot"
+    assert events.receive(EVENT_WAIT)["type"] == "snapshot"
 
     publisher = peers(SyntheticPublisher)
     session = publisher.publish(backend.url, stream["id"], token)

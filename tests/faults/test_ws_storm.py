@@ -70,7 +70,7 @@ def test_hundred_sockets_drop_at_once(serve, open_socket) -> None:
     registry = backend.app.extensions["ws_sockets"]
     stream, token = backend.create_stream(maxViewers=5)
     watcher = open_socket(backend.ws_url(stream["id"]))
-    assert watcher.receive()["type"] == "snapshot"
+    assert watcher.receive(EVENT_WAIT)["type"] == "snapshot"
     assert backend.request("GET", "/health").status_code == 200
     baseline_threads = threading.active_count()
 
@@ -93,11 +93,11 @@ def test_hundred_sockets_drop_at_once(serve, open_socket) -> None:
 
     # The socket that stayed still gets the stream's events, in order.
     assert backend.post(f"/api/v1/streams/{stream['id']}/start", token=token).status_code == 200
-    assert (watcher.receive()["type"], backend.stream(stream["id"])["status"]) == ("stream.status", "LIVE")
+    assert (watcher.receive(EVENT_WAIT)["type"], backend.stream(stream["id"])["status"]) == ("stream.status", "LIVE")
     assert backend.post(f"/api/v1/streams/{stream['id']}/end", token=token).status_code == 200
-    last = watcher.receive()
+    last = watcher.receive(EVENT_WAIT)
     assert (last["type"], last["data"]["status"]) == ("stream.status", "ENDED")
-    assert watcher.receive() is None
+    assert watcher.receive(EVENT_WAIT) is None
     assert watcher.close_code == 1000
 
     wait_for(lambda: registry.open_count, lambda count: count == 0, "the watcher's socket to close")
