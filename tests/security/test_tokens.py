@@ -133,6 +133,6 @@ def test_changing_route_accepts_owner_and_admin(
     response = _send(api, method, path, stream, session_id, body, bearer(token))
 
     # Janus is unreachable (503) and the seeded session has FAILED (409):
-    # both answers come after the token check.
+    # both responses come after the token check.
     assert response.status_code not in (401, 403), response.text
     assert response.status_code < 500 or response.status_code == 503, response.text
