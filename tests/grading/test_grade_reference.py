@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.grading.conftest import ADMIN_TOKEN, REPO, GradeRun, server_environment
+from tests.grading.conftest import ADMIN_TOKEN, REPO, GradeRun, ServerProcess, server_environment
 from tests.services.availability import free_port, require_binary, require_hermetic_netns
 
 pytestmark = [pytest.mark.media, pytest.mark.janus, pytest.mark.coturn]
@@ -25,15 +25,15 @@ LAST_MODULE = 3
 # m3.ended_stream_sends_snapshot_then_closes) sometimes time out against a server in another
 # process, under gunicorn and `flask run` alike. Until that is fixed these tests can fail with one
 # of them listed, and the grader is not the cause.
-def assert_full_marks(result: GradeRun, base_url: str) -> None:
+def assert_full_marks(result: GradeRun, server: ServerProcess) -> None:
     """Check that a JSON grading of modules 0..3 passed every check, with every module scored."""
     document = result.document()
     failures = [f"{check['id']} {check['outcome']}: {check['reason']}" for check in document["checks"] if check["outcome"] != "passed"]
-    assert failures == []
+    assert failures == [], server.log_tail(80)
     assert result.exit_code == 0, result.stderr
     assert document["passed"] is True
     assert document["module"] == LAST_MODULE
-    assert document["baseUrl"] == base_url
+    assert document["baseUrl"] == server.url
     assert [score["module"] for score in document["scores"]] == list(range(LAST_MODULE + 1))
     for score in document["scores"]:
         assert score["required"] > 0, score
@@ -59,7 +59,7 @@ def test_gunicorn_reference_scores_100(run_grade, server_process, tmp_path: Path
 
     result = run_grade("--module", str(LAST_MODULE), "--base-url", server.url, "--json", environ=grader_environment(settings))
 
-    assert_full_marks(result, server.url)
+    assert_full_marks(result, server)
 
 
 def test_make_run_scores_100(run_grade, server_process, tmp_path: Path, coturn) -> None:
@@ -84,4 +84,4 @@ def test_make_run_scores_100(run_grade, server_process, tmp_path: Path, coturn) 
         # janus-local starts Janus in its own session, so stopping `make run` leaves it running.
         subprocess.run([str(REPO / "scripts" / "janus-local"), "stop"], cwd=REPO, env=env, capture_output=True, timeout=60, check=False)
 
-    assert_full_marks(result, server.url)
+    assert_full_marks(result, server)
