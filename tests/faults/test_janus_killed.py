@@ -1,7 +1,7 @@
 """Fault: Janus is killed (SIGKILL) while a publisher is LIVE and a viewer watches, then started again.
 
-While Janus is down the backend answers publish calls with 503
-janus_unavailable. The publisher session FAILS with a reason the client can
+While Janus is down, publish calls get 503 janus_unavailable and /ready
+returns 503. The publisher session FAILS with a reason the client can
 read, its viewer leaves, the stream ENDS after the reconnect window, and the
 WebSocket clients get each of those events. Once Janus is back a new publish
 goes LIVE and can be watched. The backend's own recovery (a new Janus
@@ -57,6 +57,9 @@ def test_janus_killed_mid_stream(janus_factory, serve, peers, open_socket) -> No
     assert response.status_code == 503, response.text
     assert response.headers["Content-Type"].startswith("application/problem+json")
     assert response.json()["code"] == "janus_unavailable"
+    ready = backend.request("GET", "/ready")
+    assert ready.status_code == 503
+    assert {check["name"]: check["ok"] for check in ready.json()["checks"]}["janus"] is False
 
     messages = _events_until_closed(events)
     assert events.close_code == 1000
