@@ -13,13 +13,14 @@ from typing import Any, Callable, Iterator
 
 import pytest
 from flask import Flask
-from simple_websocket import Client, ConnectionClosed
+from simple_websocket import ConnectionClosed
 
 from common.db import db
 from module3_watch import create_app
 # create_stream is imported from here by the module 3 tests.
 from tests.services.api_client import ApiClient, create_stream  # noqa: F401
 from tests.services.grading import live_admin_token, target_client, target_url, ws_base
+from tests.services.websocket import connect_websocket
 
 # Seconds a test waits for one WebSocket message before it fails.
 WS_RECEIVE_TIMEOUT = 10.0
@@ -111,7 +112,7 @@ class EventSocket:
     """A WebSocket client that decodes each JSON message and records how the socket closed."""
 
     def __init__(self, url: str) -> None:
-        self.client = Client.connect(url)
+        self.client = connect_websocket(url)
         self.close_code: int | None = None
         self.close_reason: str | None = None
 

@@ -1,0 +1,25 @@
+"""A WebSocket client for the tests: simple-websocket's Client without its lost-first-message race."""
+
+from __future__ import annotations
+
+from simple_websocket import Client
+
+
+class WebSocketClient(Client):
+    """simple-websocket's Client that also delivers frames that arrived with the handshake response.
+
+    simple-websocket 1.1.0 reads the handshake response with one recv() and handles only the
+    accept event. When the server's first frame (the /ws snapshot) comes in the same TCP read,
+    wsproto keeps it buffered and the reader thread only sees it once more bytes arrive, such
+    as the next ping many seconds later. Handling the pending events before the reader thread
+    starts delivers that frame at once.
+    """
+
+    def handshake(self) -> None:
+        super().handshake()
+        self.connected = self._handle_events()
+
+
+def connect_websocket(url: str, **options) -> WebSocketClient:
+    """Open a WebSocket to ``url`` (ws:// or wss://) and return the connected client."""
+    return WebSocketClient(url, **options)
