@@ -246,10 +246,14 @@ def _handle_unexpected(error: Exception) -> Response:
     return problem_response("internal_error")
 
 
+def is_database_unavailable(error: BaseException) -> bool:
+    """Return whether a SQLAlchemy error means a lost or refused database connection, not a bug."""
+    return isinstance(error, (OperationalError, InterfaceError, DisconnectionError)) or bool(getattr(error, "connection_invalidated", False))
+
+
 def _handle_database_error(error: Exception) -> Response:
     """Respond to a lost or refused database connection with 503 database_unavailable; other driver errors are 500."""
-    unavailable = isinstance(error, (OperationalError, InterfaceError, DisconnectionError)) or getattr(error, "connection_invalidated", False)
-    if not unavailable:
+    if not is_database_unavailable(error):
         return _handle_unexpected(error)
     cause = getattr(error, "orig", None) or error
     logger.warning(

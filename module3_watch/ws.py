@@ -11,7 +11,8 @@ capped by WS_MAX_SOCKETS. The production server needs more threads than that
 cap, or HTTP requests starve: see gunicorn.conf.py.
 
 Close codes: 1000 after the stream ended, 1001 when the server shuts down,
-1013 "try again later" over the socket cap, 4404 for an unknown stream.
+1013 "try again later" over the socket cap or while the database is
+unreachable, 4404 for an unknown stream.
 
 A watching client may bind its viewer to the socket with
 ``{"type": "watching", "viewerId": "..."}``. When every socket bound to a viewer
@@ -33,8 +34,10 @@ from flask import Blueprint, current_app
 from flask_babel import gettext
 from flask_sock import Sock
 from simple_websocket import ConnectionClosed
+from sqlalchemy.exc import DBAPIError, DisconnectionError
 
 from common.db import db
+from common.errors import is_database_unavailable
 
 logger = logging.getLogger(__name__)
 
@@ -285,7 +288,15 @@ def stream_events(ws: Any, stream_id: str) -> None:
     binding = ViewerBinding(app, stream_id)
     ended_by = ENDED_BY_CLIENT
     try:
-        snapshot = build_snapshot(db.session, stream_id)
+        try:
+            snapshot = build_snapshot(db.session, stream_id)
+        except (DBAPIError, DisconnectionError) as error:
+            if not is_database_unavailable(error):
+                raise
+            # The handshake is done, so a 503 response cannot be sent any more; a close code can.
+            logger.warning("database unavailable for the snapshot of stream %s: closed the socket with 1013", stream_id)
+            _close(ws, CLOSE_TRY_AGAIN_LATER, gettext("The database is not reachable; try again in a few seconds."))
+            return
         # Give the database connection back: the socket may stay open for hours.
         db.session.close()
         if snapshot is None:

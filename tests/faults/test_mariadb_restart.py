@@ -1,8 +1,9 @@
 """Fault: MariaDB stops and starts again while clients create, edit and read streams.
 
 Requests that reach the backend during the outage get 503 database_unavailable
-(never 500), every request succeeds again once the server is back, and every
-stream the backend acknowledged with 201 is still there.
+(never 500), and a WebSocket opened then is closed with 1013 "try again later".
+Every request succeeds again once the server is back, and every stream the
+backend acknowledged with 201 is still there.
 """
 
 from __future__ import annotations
@@ -89,7 +90,7 @@ def _successes(load: Load) -> int:
 
 
 @pytest.mark.parametrize("kill", [False, True], ids=["sigterm", "sigkill"])
-def test_requests_survive_database_restart(restartable_mariadb, serve, kill) -> None:
+def test_requests_survive_database_restart(restartable_mariadb, serve, open_socket, kill) -> None:
     database = restartable_mariadb.create_database()
     backend = serve(DATABASE_URL=restartable_mariadb.url(database))
     load = Load()
@@ -99,9 +100,12 @@ def test_requests_survive_database_restart(restartable_mariadb, serve, kill) -> 
 
     try:
         wait_for(lambda: _successes(load), lambda count: count >= 20, "20 streams created before the outage")
+        sample_id = next(iter(load.acknowledged))
         restartable_mariadb.stop_process(kill=kill)
         unavailable = load.count((503, "database_unavailable"))
         wait_for(lambda: load.count((503, "database_unavailable")), lambda count: count >= unavailable + 10, "10 requests answered during the outage")
+        refused_socket = open_socket(backend.ws_url(sample_id))
+        refused_message = refused_socket.receive(EVENT_WAIT)
         restartable_mariadb.start_process()
         after_restart = _successes(load)
         wait_for(lambda: _successes(load), lambda count: count >= after_restart + 20, "20 streams created after the restart", timeout=EVENT_WAIT)
@@ -113,6 +117,12 @@ def test_requests_survive_database_restart(restartable_mariadb, serve, kill) -> 
     assert not any(thread.is_alive() for thread in threads)
     assert load.unexpected == []
     assert load.outcomes[(503, "database_unavailable")] >= 10
+    # The socket opened during the outage was closed with "try again later" after its handshake.
+    assert refused_message is None
+    assert refused_socket.close_code == 1013
+    wait_for(lambda: backend.app.extensions["ws_sockets"].open_count, lambda count: count == 0, "the refused socket to be released")
+    events = open_socket(backend.ws_url(sample_id))
+    assert events.receive(EVENT_WAIT)["type"] == "snapshot"
 
     # Once the server is back every request succeeds.
     stream, token = backend.create_stream("Después del reinicio")
