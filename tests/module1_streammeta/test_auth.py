@@ -30,6 +30,7 @@ CHANGES = [
     ("POST", "/end", None),
     ("DELETE", "", None),
 ]
+CHANGE_IDS = ["patch", "start", "end", "delete"]
 
 
 def _headers(kind: str, token: str, other_token: str, admin_token: str) -> dict[str, str]:
@@ -51,8 +52,8 @@ def _headers(kind: str, token: str, other_token: str, admin_token: str) -> dict[
     return {} if value is None else {"Authorization": value}
 
 
-@pytest.mark.parametrize(("method", "suffix", "body"), CHANGES)
-@pytest.mark.parametrize(("kind", "status", "code"), AUTH_TABLE)
+@pytest.mark.parametrize(("method", "suffix", "body"), CHANGES, ids=CHANGE_IDS)
+@pytest.mark.parametrize(("kind", "status", "code"), AUTH_TABLE, ids=[kind for kind, _, _ in AUTH_TABLE])
 @pytest.mark.grade(module=1, es="Los cambios exigen el token de la emisión o el del instructor (401/403)")
 def test_change_auth_table(api, make_stream, read_stream, admin_token, method, suffix, body, kind, status, code) -> None:
     """Changes need the stream's token or the instructor's (401/403)."""

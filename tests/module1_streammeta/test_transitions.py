@@ -123,6 +123,7 @@ def test_if_match_current_version(api, make_stream, if_match: str) -> None:
         ("PATCH", "", {"title": "Editado"}),
         ("DELETE", "", None),
     ],
+    ids=["start", "end", "patch", "delete"],
 )
 @pytest.mark.parametrize("if_match", ['"2"', 'W/"0"', '"abc"', "garbage"])
 @pytest.mark.grade(module=1, es="If-Match con una versión vieja da 412 y no cambia nada")
