@@ -19,6 +19,9 @@ from marshmallow import INCLUDE, Schema, fields
 from common.errors import PROBLEM_MIME
 
 _BODY_METHODS = frozenset({"post", "put", "patch"})
+# Routes of the resources stored in the database: each answers 503 database_unavailable
+# while the database cannot be reached.
+_DATABASE_PATH_PREFIXES = ("/api/v1/streams", "/api/v1/sessions", "/api/v1/viewers")
 
 
 class ProblemFieldErrorSchema(Schema):
@@ -51,7 +54,8 @@ class ProblemResponsesPlugin(BasePlugin):
     Every error status an operation documents gets the problem+json body. The plugin also
     adds the statuses that the common code returns for any route. POST, PUT and PATCH get
     413 and 415, because the body is checked before the view runs. A documented request
-    body or query parameters add 400, and path parameters add 404.
+    body or query parameters add 400, path parameters add 404, and the stream, session and
+    viewer routes add 503 for a database that cannot be reached.
     """
 
     def operation_helper(self, path: str | None = None, operations: dict[str, Any] | None = None, **kwargs: Any) -> None:
@@ -68,6 +72,8 @@ class ProblemResponsesPlugin(BasePlugin):
                 generic.add(400)
             if path and "{" in path:
                 generic.add(404)
+            if path and path.startswith(_DATABASE_PATH_PREFIXES):
+                generic.add(503)
             for status in generic:
                 responses.setdefault(str(status), http.HTTPStatus(status).name)
 

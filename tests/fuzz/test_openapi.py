@@ -150,3 +150,20 @@ def test_openapi_conformance(mode: GenerationMode, api_schema: schemathesis.Base
             failures[operation.label] = f"{type(error).__name__}: {error}"
 
     assert not failures, "\n\n".join(f"{label}:\n{failure}" for label, failure in failures.items())
+
+
+def test_database_routes_document_503(complete_app_factory) -> None:
+    # A database outage answers 503 database_unavailable on these routes (tests/faults).
+    document = complete_app_factory().test_client().get("/api/openapi.json").get_json()
+    paths = document["paths"]
+    database_paths = [path for path in paths if path.startswith(("/api/v1/streams", "/api/v1/sessions", "/api/v1/viewers"))]
+
+    assert len(database_paths) >= 8
+    for path in database_paths:
+        operations = {method: operation for method, operation in paths[path].items() if method in {"get", "post", "put", "patch", "delete"}}
+        for method, operation in operations.items():
+            response = operation["responses"].get("503")
+            assert response is not None, f"{method.upper()} {path}"
+            if "$ref" in response:
+                response = document["components"]["responses"][response["$ref"].rsplit("/", 1)[1]]
+            assert "application/problem+json" in response["content"]
