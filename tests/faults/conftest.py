@@ -21,7 +21,7 @@ from flask import Flask
 from common.janus.errors import JanusHandleNotFound
 from tests.module2_session.conftest import wait_for  # noqa: F401  (used by the fault tests)
 from tests.module3_watch.conftest import EventSocket, db_backend, make_app, open_socket  # noqa: F401  (fixtures)
-from tests.module3_watch.test_e2e_media import peers  # noqa: F401  (fixture)
+from tests.services.gunicorn import Gunicorn
 from tests.services.live_server import LiveServer
 
 # Bounded waits for what happens asynchronously. Generous because other suites
@@ -240,8 +240,6 @@ def restartable_mariadb() -> Iterator[Any]:
 @pytest.fixture
 def gunicorn_factory(tmp_path) -> Iterator[Callable[..., Any]]:
     """Start the complete backend under gunicorn (gunicorn.conf.py) with environment ``settings``; all are killed at the end."""
-    from tests.module3_watch.test_production_server import Gunicorn
-
     servers: list[Gunicorn] = []
 
     def start(**settings: str) -> Gunicorn:

@@ -15,11 +15,11 @@ import pytest
 from flask import Flask
 from simple_websocket import ConnectionClosed
 
-from common.db import db
 from module3_watch import create_app
 # create_stream is imported from here by the module 3 tests.
 from tests.services.api_client import ApiClient, create_stream  # noqa: F401
 from tests.services.grading import live_admin_token, target_client, target_url, ws_base
+from tests.services.seeds import close_complete_app
 from tests.services.websocket import connect_websocket
 
 # Seconds a test waits for one WebSocket message before it fails.
@@ -61,15 +61,7 @@ def make_app(app_config: dict, db_backend: str, base_url: str, request: pytest.F
 
     yield make
     for app in apps:
-        app.extensions["viewer_worker"].stop()
-        app.extensions["ws_sockets"].shutdown(wait=2.0)
-        publishing = app.extensions.get("module2_runtime")
-        if publishing is not None:
-            publishing.close()
-        # Close pooled connections before the fixture drops the MariaDB database.
-        with app.app_context():
-            db.session.remove()
-            db.engine.dispose()
+        close_complete_app(app)
 
 
 @pytest.fixture

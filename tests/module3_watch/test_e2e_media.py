@@ -89,21 +89,6 @@ def backend(base_url, media_reachable, request) -> Backend:
     return request.getfixturevalue("make_backend")()
 
 
-@pytest.fixture
-def peers(ice_servers):
-    """aiortc peers made by the test, on the server's ICE servers; all are closed when it ends."""
-    made: list[Any] = []
-
-    def make(kind: type) -> Any:
-        peer = kind(ice_servers=ice_servers)
-        made.append(peer)
-        return peer
-
-    yield make
-    for peer in made:
-        peer.close()
-
-
 def publish_live(backend: Backend, peers: Callable[[type], Any], **fields: Any) -> tuple[dict[str, Any], str, Any]:
     """Create a stream, publish a synthetic camera to it and wait until it is LIVE."""
     stream, token = backend.create_stream(**fields)

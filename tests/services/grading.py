@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import Any
+from typing import Any, Callable, Iterator
 
 import pytest
 import requests
@@ -172,3 +172,18 @@ def media_reachable(request: pytest.FixtureRequest, ice_servers: list[dict[str, 
     if reason:
         logger.warning("media probe against %s failed: %s", base_url, reason)
         pytest.skip(f"[media_unreachable] {reason}")
+
+
+@pytest.fixture
+def peers(ice_servers: list[dict[str, Any]]) -> Iterator[Callable[[type], Any]]:
+    """Make aiortc peers (a tests/services/media.py class) on the target's ICE servers; all close when the test ends."""
+    made: list[Any] = []
+
+    def make(kind: type) -> Any:
+        peer = kind(ice_servers=ice_servers)
+        made.append(peer)
+        return peer
+
+    yield make
+    for peer in made:
+        peer.close()

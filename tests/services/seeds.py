@@ -51,14 +51,20 @@ def complete_app_factory(app_config: dict) -> Iterator[Callable[..., Flask]]:
 
     yield make
     for app in apps:
-        app.extensions["viewer_worker"].stop()
-        app.extensions["ws_sockets"].shutdown(wait=2.0)
-        publishing = app.extensions.get("module2_runtime")
-        if publishing is not None:
-            publishing.close()
-        with app.app_context():
-            db.session.remove()
-            db.engine.dispose()
+        close_complete_app(app)
+
+
+def close_complete_app(app: Flask) -> None:
+    """Stop a complete server's viewer worker, sockets and Janus client, and close its database pool."""
+    app.extensions["viewer_worker"].stop()
+    app.extensions["ws_sockets"].shutdown(wait=2.0)
+    publishing = app.extensions.get("module2_runtime")
+    if publishing is not None:
+        publishing.close()
+    # Close pooled connections before a fixture drops a MariaDB database.
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
 
 
 @pytest.fixture
