@@ -21,10 +21,6 @@ pytestmark = [pytest.mark.media, pytest.mark.janus, pytest.mark.coturn]
 LAST_MODULE = 3
 
 
-# NOTE: the module 3 WebSocket checks (m3.snapshot_on_connect, m3.status_events_reach_socket,
-# m3.ended_stream_sends_snapshot_then_closes) sometimes time out against a server in another
-# process, under gunicorn and `flask run` alike. Until that is fixed these tests can fail with one
-# of them listed, and the grader is not the cause.
 def assert_full_marks(result: GradeRun, server: ServerProcess) -> None:
     """Check that a JSON grading of modules 0..3 passed every check, with every module scored."""
     document = result.document()
