@@ -13,7 +13,7 @@ import os
 import re
 import sys
 from pathlib import Path
-from typing import Any, Callable, Mapping, NoReturn, TextIO
+from typing import Any, Callable, Mapping, NoReturn, Sequence, TextIO
 
 LANGUAGES = ("es", "en")
 TRANSLATIONS_DIR = Path(__file__).resolve().parent / "translations"
@@ -132,3 +132,21 @@ def exit_quietly_on_broken_pipe(stream: TextIO = sys.stdout) -> NoReturn:
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, stream.fileno())
     sys.exit(1)
+
+
+def serve_module(prog: str, create_app: Callable[[], Any], argv: Sequence[str], environ: Mapping[str, str] = os.environ, epilog: str = "") -> int:
+    """Parse ``--host``/``--port`` for `python -m <module>` and serve the module's app with Flask's development server.
+
+    ``epilog`` is extra help text, already translated. Unknown arguments are a usage error (exit 2).
+    """
+    language = pick_language(language_in_argv(list(argv)), environ)
+    parser = LocalizedArgumentParser(language=language, prog=prog, epilog=epilog or None)
+    translate = parser.translate
+    parser.description = translate("Serve this module with Flask's development server (for a production server use gunicorn).")
+    parser.add_argument("--host", default="127.0.0.1", help=translate("Address to listen on (default: 127.0.0.1)"))
+    parser.add_argument("--port", type=int, default=5000, help=translate("TCP port to listen on (default: 5000)"))
+    parser.add_argument("--lang", choices=LANGUAGES, help=translate("Language of this help (default: from LC_ALL, LC_MESSAGES or LANG, else es)"))
+    options = parser.parse_args(list(argv))
+
+    create_app().run(host=options.host, port=options.port, threaded=True)
+    return 0

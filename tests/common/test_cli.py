@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
+import requests
 
 from common.cli import LocalizedArgumentParser
+from tests.services.availability import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -74,3 +78,42 @@ def test_check_cli_closed_pipe_no_traceback() -> None:
     assert b"Traceback" not in error
     assert b"BrokenPipeError" not in error
     assert process.returncode == 1
+
+
+@pytest.mark.parametrize("module", ["module0_preflight", "module1_streammeta", "module2_session", "module3_watch"])
+def test_module_entry_point_help(module: str) -> None:
+    # The help must print and exit; before, anything but `check` started a server on port 5000.
+    completed = subprocess.run([sys.executable, "-m", module, "--help"], capture_output=True, text=True, cwd=REPO, timeout=60, check=False)
+
+    assert completed.returncode == 0
+    assert completed.stdout.startswith(f"uso: python -m {module}")
+    assert "--port" in completed.stdout
+
+
+@pytest.mark.parametrize("arguments", [["chek", "--backend", "http://127.0.0.1:9"], ["--port", "abc"]])
+def test_module_entry_point_usage_error(arguments: list[str]) -> None:
+    completed = subprocess.run([sys.executable, "-m", "module0_preflight", *arguments], capture_output=True, text=True, cwd=REPO, timeout=60, check=False)
+
+    assert completed.returncode == 2
+    assert "python -m module0_preflight: error:" in completed.stderr
+    assert completed.stdout == ""
+
+
+def test_module_entry_point_serves(tmp_path: Path) -> None:
+    port = free_port()
+    environ = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'entry.db'}", "LOG_LEVEL": "WARNING"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "module1_streammeta", "--port", str(port)], cwd=REPO, env=environ, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        deadline = time.monotonic() + 30
+        status = None
+        while status is None and time.monotonic() < deadline:
+            try:
+                status = requests.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code
+            except requests.ConnectionError:
+                time.sleep(0.1)
+        assert status == 200
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
