@@ -34,10 +34,12 @@ translations: $(STAMP)
 		if [ -d "$$dir" ]; then $(BIN)/pybabel -q compile --use-fuzzy -d "$$dir" -D messages || exit 1; fi; \
 	done
 
+# Without JANUS_URL, the app talks to the Janus that janus-local starts (JANUS_HTTP_PORT, 8088 by default).
 run: translations
 	@mkdir -p instance
 	@scripts/janus-local start || true
-	$(BIN)/flask --app module3_watch run --host $(HOST) --port $(PORT) --with-threads
+	JANUS_URL="$${JANUS_URL:-http://127.0.0.1:$${JANUS_HTTP_PORT:-8088}/janus}" \
+		$(BIN)/flask --app module3_watch run --host $(HOST) --port $(PORT) --with-threads
 
 test: translations
 ifeq ($(TEST_NETNS),1)
