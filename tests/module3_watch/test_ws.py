@@ -81,13 +81,13 @@ def test_events_in_order(app, server_url, api, admin, make_stream, open_socket):
 
 @pytest.mark.grade(module=3, es="El WS de una emisión que no existe se cierra con el código 4404")
 @pytest.mark.grade(module=3, es="Los cambios de estado llegan por el WS en orden: LIVE y luego ENDED, y el socket se cierra")
-def test_status_events_reach_socket(server_url, api, admin, make_stream, open_socket):
+def test_status_events_reach_socket(server_url, api, make_stream, open_socket):
     """Status changes reach the socket in order, LIVE then ENDED, and the socket closes."""
     stream, token = make_stream()
     socket_ = open_socket(ws_url(server_url, f"/ws/streams/{stream['id']}"))
     assert socket_.receive()["type"] == "snapshot"
 
-    assert api.post(f"/api/v1/streams/{stream['id']}/start", headers=admin).status_code == 200
+    assert api.post(f"/api/v1/streams/{stream['id']}/start", headers={"Authorization": f"Bearer {token}"}).status_code == 200
     assert api.post(f"/api/v1/streams/{stream['id']}/end", headers={"Authorization": f"Bearer {token}"}).status_code == 200
     messages = socket_.receive_until_closed()
 
@@ -106,10 +106,10 @@ def test_unknown_stream_closes_4404(server_url, open_socket, stream_id):
 
 
 @pytest.mark.grade(module=3, es="El WS de una emisión terminada envía la instantánea y se cierra con 1000")
-def test_ended_stream_sends_snapshot_then_closes(server_url, api, admin, make_stream, open_socket):
+def test_ended_stream_sends_snapshot_then_closes(server_url, api, make_stream, open_socket):
     """The socket of an ended stream sends the snapshot, then closes with 1000."""
-    stream, _token = make_stream()
-    assert api.post(f"/api/v1/streams/{stream['id']}/end", headers=admin).status_code == 200
+    stream, token = make_stream()
+    assert api.post(f"/api/v1/streams/{stream['id']}/end", headers={"Authorization": f"Bearer {token}"}).status_code == 200
 
     socket_ = open_socket(ws_url(server_url, f"/ws/streams/{stream['id']}"))
     messages = socket_.receive_until_closed()
