@@ -31,6 +31,7 @@ def _html_lang(html: str) -> str:
         ("?lang=es", {"Accept-Language": "en"}, "es"),
         ("", {"Accept-Language": "fr"}, "es"),
     ],
+    ids=["default", "lang=en", "Accept-Language en", "lang=es over Accept-Language en", "Accept-Language fr"],
 )
 @pytest.mark.grade(module=0, es="La página /preflight sale en español salvo que se pida inglés")
 def test_page_language(api: ApiClient, query: str, headers: dict, language: str) -> None:

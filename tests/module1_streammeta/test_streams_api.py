@@ -311,7 +311,7 @@ def test_patch_ended_stream_conflict(api, make_stream, read_stream) -> None:
     assert read_stream(stream["id"]) == ended
 
 
-@pytest.mark.parametrize("actions", [[], ["end"], ["start", "end"]])
+@pytest.mark.parametrize("actions", [[], ["end"], ["start", "end"]], ids=["created", "cancelled", "ended"])
 @pytest.mark.grade(module=1, es="DELETE borra una emisión creada o terminada")
 def test_delete_created_or_ended(api, make_stream, actions: list[str]) -> None:
     """DELETE removes a created or ended stream."""
