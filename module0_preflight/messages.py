@@ -102,8 +102,8 @@ TEXTS: dict[str, CheckText] = {
         N_("See the TLS check above; test with `curl -v <url>`."),
     ),
     # ICE servers document
-    "ice_ok": CheckText(N_("%(servers)s entries with %(stun)s STUN and %(turn)s TURN urls; credentials valid for %(ttl)s s.")),
-    "ice_ok_without_turn": CheckText(N_("%(servers)s entries with %(stun)s STUN urls and no TURN url.")),
+    "ice_ok": CheckText(N_("Entries: %(servers)s. STUN urls: %(stun)s. TURN urls: %(turn)s, with credentials valid for %(ttl)s s.")),
+    "ice_ok_without_turn": CheckText(N_("Entries: %(servers)s. STUN urls: %(stun)s. No TURN url.")),
     "ice_bad_document": CheckText(
         N_("The reply is not {\"iceServers\": [...], \"ttl\": seconds}."),
         N_("The URL is not this course's backend, or the backend is an older version."),
