@@ -1,9 +1,10 @@
-"""The grader's command line: usage errors, an unreachable server, and the output language."""
+"""The grader's command line: usage errors, servers it refuses, the output language, reasons and warnings."""
 
 from __future__ import annotations
 
 import pytest
 
+from tests.grade import MESSAGES
 from tests.services.availability import free_port
 
 
@@ -39,13 +40,39 @@ def test_not_the_course_server(run_grade, live_server_factory) -> None:
     assert result.stderr.strip() == f"{server.url}/health respondió 404 en lugar de 200; ¿es el servidor del curso?"
 
 
+# (body of GET /health, content type)
+OTHER_HEALTH_ROWS = [
+    ("hola", "text/plain"),
+    ('{"status": "down"}', "application/json"),
+    ("[]", "application/json"),
+]
+
+
+@pytest.mark.parametrize(("body", "content_type"), OTHER_HEALTH_ROWS)
+def test_health_200_without_course_json_refused(run_grade, live_server_factory, body: str, content_type: str) -> None:
+    from flask import Flask
+
+    app = Flask("plain_file")
+    app.add_url_rule("/health", "health", lambda: (body, 200, {"Content-Type": content_type}))
+    server = live_server_factory(app)
+
+    result = run_grade("--module", "0", "--base-url", server.url)
+
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    assert result.stderr.strip() == f'{server.url}/health respondió 200 pero no con el JSON {{"status": "ok"}} del curso; ¿es el servidor del curso?'
+
+
 # (arguments, exit code, start of the last stderr line)
 USAGE_ROWS = [
-    (["--module", "9"], 2, "--module debe estar entre 0 y 3, no 9"),
-    (["--module", "-1"], 2, "--module debe estar entre 0 y 3, no -1"),
-    (["--module", "1", "--base-url", "ftp://example.org"], 2, "--base-url debe ser una URL http:// o https:// con host"),
-    (["--module", "1", "--base-url", "127.0.0.1:5000"], 2, "--base-url debe ser una URL http:// o https:// con host"),
-    (["--module", "1", "--lang", "en", "--base-url", "nope"], 2, "--base-url must be an http:// or https:// URL with a host"),
+    (["--module", "9"], 2, "python -m tests.grade: error: --module debe estar entre 0 y 3, no 9"),
+    (["--module", "-1"], 2, "python -m tests.grade: error: --module debe estar entre 0 y 3, no -1"),
+    (["--module", "1", "--base-url", "ftp://example.org"], 2, "python -m tests.grade: error: --base-url debe ser una URL http:// o https:// con host"),
+    (["--module", "1", "--base-url", "127.0.0.1:5000"], 2, "python -m tests.grade: error: --base-url debe ser una URL http:// o https:// con host"),
+    (["--module", "1", "--lang", "en", "--base-url", "nope"], 2, "python -m tests.grade: error: --base-url must be an http:// or https:// URL with a host"),
+    (["--module", "0", "--json", "/nonexistent-folder/ana.json"], 2,
+     "python -m tests.grade: error: --json: no se puede escribir en /nonexistent-folder/ana.json: No such file or directory"),
+    (["--module", "0", "--json", "/"], 2, "python -m tests.grade: error: --json: no se puede escribir en /: Is a directory"),
     (["--module", "x"], 2, "python -m tests.grade: error:"),
     ([], 2, "python -m tests.grade: error:"),
 ]
@@ -98,26 +125,98 @@ def test_json_to_stdout_in_process(run_grade) -> None:
     assert health == {"id": "m0.health_ok", "module": 0, "required": True, "outcome": "passed", "description": 'GET /health returns 200 with {"status": "ok"}.', "reason": ""}
 
 
-def test_missing_turn_secret_skips_checks(run_grade, live_server_factory, app_config: dict) -> None:
+# (language option, warning line)
+TURN_WARNING_ROWS = [
+    ([], "Aviso: sin secreto TURN se omiten las comprobaciones que lo necesitan; pásalo con --turn-secret o COURSE_TURN_SECRET."),
+    (["--lang", "en"], "Warning: without the TURN secret the checks that need it are skipped; give it with --turn-secret or COURSE_TURN_SECRET."),
+]
+
+
+@pytest.mark.parametrize(("arguments", "warning"), TURN_WARNING_ROWS)
+def test_missing_turn_secret_skips_checks(run_grade, live_server_factory, app_config: dict, arguments: list[str], warning: str) -> None:
     from module0_preflight import create_app
     from tests.module0_preflight.conftest import DEFAULT_ICE_SETTINGS
 
     server = live_server_factory(create_app({**app_config, **DEFAULT_ICE_SETTINGS}))
 
-    result = run_grade("--module", "0", "--base-url", server.url)
+    result = run_grade("--module", "0", "--base-url", server.url, *arguments)
 
-    skipped = [line for line in result.stdout.splitlines() if " omitida " in line]
+    lines = result.stdout.splitlines()
+    skipped = [line for line in lines if " omitida " in line or " skipped " in line]
     assert result.exit_code == 1
     assert len(skipped) == 3
+    assert lines.count(warning) == 1
+    assert lines.index(warning) < min(lines.index(line) for line in skipped)
+    assert not any("Aviso" in line or "Warning" in line for line in lines if line != warning)
+    sentence = MESSAGES["en" if arguments else "es"]["skip_codes"]["needs_turn_secret"]
     for line in skipped:
-        assert "Falta el secreto TURN: pásalo con --turn-secret o COURSE_TURN_SECRET." in line
-    assert "Resultado: hay comprobaciones obligatorias que no pasaron." in result.stdout
+        assert line.endswith(sentence)
 
 
-def test_json_file_not_writable(run_grade, tmp_path) -> None:
-    path = tmp_path / "missing-folder" / "grade.json"
+def test_skip_reasons_whole_and_in_one_language_in_json(run_grade, live_server_factory, app_config: dict) -> None:
+    from module1_streammeta import create_app
+    from tests.module0_preflight.conftest import DEFAULT_ICE_SETTINGS
+
+    server = live_server_factory(create_app({**app_config, **DEFAULT_ICE_SETTINGS}))
+
+    result = run_grade("--module", "1", "--base-url", server.url, "--json")
+
+    reasons = {check["reason"] for check in result.document()["checks"] if check["outcome"] == "skipped"}
+    assert reasons == {MESSAGES["es"]["skip_codes"]["needs_turn_secret"], MESSAGES["es"]["skip_codes"]["needs_admin_token"]}
+    assert result.stderr.splitlines() == [MESSAGES["es"]["warn_admin_token"], MESSAGES["es"]["warn_turn_secret"]]
+
+
+def test_wrong_secrets_get_hints(run_grade, live_server_factory, app_config: dict) -> None:
+    from module1_streammeta import create_app
+    from tests.module0_preflight.conftest import DEFAULT_ICE_SETTINGS
+
+    server = live_server_factory(create_app({**app_config, **DEFAULT_ICE_SETTINGS}))
+    environ = {"COURSE_ADMIN_TOKEN": "not-the-admin-token", "COURSE_TURN_SECRET": "not-the-turn-secret"}
+
+    result = run_grade("--module", "1", "--base-url", server.url, "--json", environ=environ)
+
+    failed = {check["id"]: check["reason"] for check in result.document()["checks"] if check["outcome"] == "failed"}
+    assert failed["m0.turn_credential_is_hmac_of_username"].startswith(MESSAGES["es"]["hint_turn_secret"] + "; no se cumple lo esperado: ")
+    admin_failures = [reason for check, reason in failed.items() if check.startswith("m1.")]
+    assert admin_failures
+    assert all(reason.startswith(MESSAGES["es"]["hint_admin_token"] + "; ") for reason in admin_failures), admin_failures
+    assert "not-the-admin-token" not in result.stdout
+    assert "not-the-turn-secret" not in result.stdout
+
+
+def test_server_without_turn_entry_says_so(run_grade, live_server_factory, app_config: dict) -> None:
+    from module0_preflight import create_app
+    from tests.module0_preflight.conftest import DEFAULT_ICE_SETTINGS
+
+    server = live_server_factory(create_app({**app_config, **DEFAULT_ICE_SETTINGS, "TURN_URLS": []}))
+
+    result = run_grade("--module", "0", "--base-url", server.url, "--json", environ={"COURSE_TURN_SECRET": DEFAULT_ICE_SETTINGS["TURN_SECRET"]})
+
+    reasons = {check["id"]: check["reason"] for check in result.document()["checks"]}
+    assert reasons["m0.turn_usernames_differ_per_request"].startswith("no se cumple lo esperado: the server serves no TURN entry; configure TURN_URLS and TURN_SECRET")
+
+
+def test_json_folder_missing_is_refused_before_grading(run_grade, tmp_path) -> None:
+    path = tmp_path / "grades" / "ana.json"
 
     result = run_grade("--module", "0", "--json", str(path))
 
-    assert result.exit_code == 1
-    assert result.stderr.strip() == f"No se pudo escribir el JSON en {path}: No such file or directory"
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert result.stderr.strip().splitlines()[-1] == f"python -m tests.grade: error: --json: no se puede escribir en {path}: No such file or directory"
+    assert not path.parent.exists()
+
+
+# (language option, words of the help about the default language)
+HELP_ROWS = [
+    ([], "por defecto, el de LC_ALL, LC_MESSAGES o LANG, la primera que esté definida"),
+    (["--lang", "en"], "default: from LC_ALL, LC_MESSAGES or LANG, the first one set"),
+]
+
+
+@pytest.mark.parametrize(("arguments", "words"), HELP_ROWS)
+def test_help_names_language_variables(run_grade, arguments: list[str], words: str) -> None:
+    result = run_grade("--help", *arguments)
+
+    assert result.exit_code == 0
+    assert words in " ".join(result.stdout.split())

@@ -96,7 +96,7 @@ def test_turn_usernames_differ_per_request(api: ApiClient) -> None:
     first = _turn_entries(api.get("/api/v1/ice-servers").json())
     second = _turn_entries(api.get("/api/v1/ice-servers").json())
 
-    assert first
+    assert first, "the server serves no TURN entry; configure TURN_URLS and TURN_SECRET"
     assert first[0]["username"].partition(":")[2] != second[0]["username"].partition(":")[2]
 
 
