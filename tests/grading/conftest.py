@@ -21,7 +21,7 @@ import pytest
 import requests
 
 REPO = Path(__file__).resolve().parents[2]
-# Grading all modules against a server takes about a minute on an idle 2-core machine;
+# Grading all modules against a local server takes about 2.5 minutes on a 2-CPU machine;
 # the margin is for a loaded one. No test checks how long grading takes.
 GRADE_TIMEOUT = 900.0
 SERVER_START_TIMEOUT = 60.0
