@@ -516,4 +516,11 @@ def main(argv: list[str] | None = None, environ: Mapping[str, str] | None = None
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from common.cli import exit_quietly_on_broken_pipe
+
+    try:
+        exit_code = main()
+        sys.stdout.flush()
+    except BrokenPipeError:
+        exit_quietly_on_broken_pipe()
+    sys.exit(exit_code)

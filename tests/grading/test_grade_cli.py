@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
 from tests.grade import MESSAGES
+from tests.grading.conftest import REPO
 from tests.services.availability import free_port
 
 
@@ -220,3 +224,14 @@ def test_help_names_language_variables(run_grade, arguments: list[str], words: s
 
     assert result.exit_code == 0
     assert words in " ".join(result.stdout.split())
+
+
+def test_closed_pipe_no_traceback() -> None:
+    # The reader closes the pipe at once, as `python -m tests.grade ... | head -0` would.
+    process = subprocess.Popen([sys.executable, "-m", "tests.grade", "--module", "0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=REPO)
+    process.stdout.close()
+    _, error = process.communicate(timeout=300)
+
+    assert b"Traceback" not in error
+    assert b"BrokenPipeError" not in error
+    assert process.returncode == 1
