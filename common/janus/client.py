@@ -25,6 +25,7 @@ import time
 from typing import Any, Callable
 
 import requests
+from requests.adapters import HTTPAdapter
 
 from common.janus.errors import (
     JanusError,
@@ -46,6 +47,10 @@ SessionListener = Callable[[int, int], None]
 # keepalive (measured with Janus 1.1.2). A poll that outlasts this plus the
 # client's timeout means Janus hung.
 LONG_POLL_SECONDS = 30.0
+
+# Connections kept open to Janus for callers' requests. requests keeps 10 by default, and
+# the load benchmark's 100 concurrent publishers made urllib3 discard and reopen the rest.
+REQUEST_POOL_SIZE = 64
 
 # Delays between attempts while Janus is unreachable; the last one repeats.
 RETRY_DELAYS = (0.5, 1.0, 2.0, 4.0, 5.0)
@@ -124,6 +129,8 @@ class JanusClient:
         # Callers' requests and the long-poll use separate connection pools, so a
         # 30 s poll never occupies a connection that a request is waiting for.
         self._http = requests.Session()
+        self._http.mount("http://", HTTPAdapter(pool_maxsize=REQUEST_POOL_SIZE))
+        self._http.mount("https://", HTTPAdapter(pool_maxsize=REQUEST_POOL_SIZE))
         self._poll_http = requests.Session()
 
         self._lock = threading.Lock()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 
 import pytest
@@ -118,3 +119,25 @@ def test_attaching_many_handles_adds_no_threads(janus_client, recorder):
     assert len(set(feeds)) == 10
     assert after - before == set()
     assert len(pumps) == 1
+
+
+def test_concurrent_calls_reuse_connections(janus_client, caplog):
+    # 30 callers at once, as a busy backend has: urllib3 warns when its pool is too small for them.
+    caplog.set_level(logging.WARNING, logger="urllib3.connectionpool")
+    barrier = threading.Barrier(30)
+    handles: list[int] = []
+
+    def attach() -> None:
+        barrier.wait(timeout=30)
+        handles.append(janus_client.attach(VIDEOROOM_PLUGIN))
+
+    threads = [threading.Thread(target=attach) for _ in range(30)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    for handle_id in handles:
+        janus_client.detach(handle_id)
+
+    assert len(handles) == 30
+    assert not [record for record in caplog.records if "pool is full" in record.getMessage()]
