@@ -27,6 +27,8 @@ from tests.services.live_server import LiveServer
 # Bounded waits for what happens asynchronously. Generous because other suites
 # share the 2-core machine; no fault test checks how fast anything is.
 EVENT_WAIT = 45.0
+# Video frames a viewer must decode to count as watching.
+FRAMES = 10
 HTTP_TIMEOUT = 30.0
 # Statuses that a fault may cause and that the API documents: any other 5xx is a bug.
 DOCUMENTED_5XX = {503, 504}
@@ -128,6 +130,19 @@ def publish_when_ready(backend: Backend, peer: Any, stream_id: str, token: str) 
     peer.session = response.json()
     peer.accept_answer(peer.session["answer"]["sdp"])
     return peer.session
+
+
+def publish_and_watch(backend: Backend, peers: Callable[[type], Any], stream_id: str, token: str) -> tuple[dict[str, Any], Any]:
+    """Publish a synthetic camera to the stream and start one viewer that decodes FRAMES frames; return the session and the viewer."""
+    from tests.services.media import FrameCountingSubscriber, SyntheticPublisher
+
+    publisher = peers(SyntheticPublisher)
+    session = publisher.publish(backend.url, stream_id, token)
+    wait_for(lambda: backend.get_json(f"/api/v1/sessions/{session['id']}")["state"], lambda state: state == "CONNECTED", "the publisher to connect")
+    viewer = peers(FrameCountingSubscriber)
+    viewer.subscribe(backend.url, stream_id)
+    viewer.wait_for_frames(FRAMES, timeout=EVENT_WAIT)
+    return session, viewer
 
 
 def viewer_handles(app: Flask, stream_id: str) -> list[int]:

@@ -12,24 +12,18 @@ from __future__ import annotations
 
 import pytest
 
-from tests.faults.conftest import EVENT_WAIT, Backend, assert_consistent, kill_gunicorn, publish_when_ready, wait_for
+from tests.faults.conftest import EVENT_WAIT, FRAMES, Backend, assert_consistent, kill_gunicorn, publish_and_watch, publish_when_ready, wait_for
 from tests.services.media import FrameCountingSubscriber, SyntheticPublisher
 
 pytestmark = [pytest.mark.janus, pytest.mark.media]
 
-FRAMES = 10
 # Seconds the new process waits for a publisher to come back.
 RECONNECT_WINDOW = "20"
 
 
 def _publish_and_watch(backend: Backend, peers, title: str) -> tuple[dict, str]:
     stream, token = backend.create_stream(title)
-    publisher = peers(SyntheticPublisher)
-    session = publisher.publish(backend.url, stream["id"], token)
-    wait_for(lambda: backend.get_json(f"/api/v1/sessions/{session['id']}")["state"], lambda state: state == "CONNECTED", "the publisher to connect")
-    viewer = peers(FrameCountingSubscriber)
-    viewer.subscribe(backend.url, stream["id"])
-    viewer.wait_for_frames(FRAMES, timeout=EVENT_WAIT)
+    publish_and_watch(backend, peers, stream["id"], token)
     return stream, token
 
 

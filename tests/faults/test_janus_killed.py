@@ -13,12 +13,10 @@ from __future__ import annotations
 
 import pytest
 
-from tests.faults.conftest import EVENT_WAIT, assert_consistent, publish_when_ready, viewer_handles, wait_for
+from tests.faults.conftest import EVENT_WAIT, FRAMES, assert_consistent, publish_and_watch, publish_when_ready, viewer_handles, wait_for
 from tests.services.media import FrameCountingSubscriber, SyntheticPublisher
 
 pytestmark = [pytest.mark.janus, pytest.mark.media]
-
-FRAMES = 10
 
 
 def _events_until_closed(socket_) -> list[tuple[str, object]]:
@@ -35,12 +33,7 @@ def test_janus_killed_mid_stream(janus_factory, serve, peers, open_socket) -> No
     events = open_socket(backend.ws_url(stream["id"]))
     assert events.receive(EVENT_WAIT)["type"] == "snapshot"
 
-    publisher = peers(SyntheticPublisher)
-    session = publisher.publish(backend.url, stream["id"], token)
-    wait_for(lambda: backend.get_json(f"/api/v1/sessions/{session['id']}")["state"], lambda state: state == "CONNECTED", "the publisher to connect")
-    viewer = peers(FrameCountingSubscriber)
-    viewer.subscribe(backend.url, stream["id"])
-    viewer.wait_for_frames(FRAMES, timeout=EVENT_WAIT)
+    session, viewer = publish_and_watch(backend, peers, stream["id"], token)
     assert backend.stream(stream["id"])["viewerCount"] == 1
     assert len(viewer_handles(backend.app, stream["id"])) == 1
 

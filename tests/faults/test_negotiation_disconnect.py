@@ -19,14 +19,13 @@ from flask import Flask
 from common.db import db
 from module2_session.models import StreamSession
 from module3_watch.models import Viewer
-from tests.faults.conftest import EVENT_WAIT, Backend, assert_consistent, handle_gone, send_and_drop, wait_for
+from tests.faults.conftest import EVENT_WAIT, FRAMES, Backend, assert_consistent, handle_gone, send_and_drop, wait_for
 from tests.services.media import FrameCountingSubscriber, SyntheticPublisher
 
 pytestmark = [pytest.mark.janus, pytest.mark.media]
 
 # Short timeouts, so an abandoned negotiation ends within the test's waits.
 TIMEOUTS = {"PUBLISH_CONNECT_TIMEOUT": 2.0, "VIEWER_ANSWER_TIMEOUT": 2.0, "RECONNECT_WINDOW": 60.0}
-FRAMES = 10
 
 
 def _rows(app: Flask, model: Any, stream_id: str) -> list[dict[str, Any]]:

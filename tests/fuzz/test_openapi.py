@@ -34,7 +34,8 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
-from tests.services.seeds import STREAM_STATES, Seeder, bearer
+from tests.module1_streammeta.helpers import bearer
+from tests.services.seeds import STREAM_STATES, Seeder
 
 MAX_EXAMPLES = int(os.environ.get("FUZZ_MAX_EXAMPLES", "10"))
 

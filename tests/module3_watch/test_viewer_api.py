@@ -19,23 +19,12 @@ from module1_streammeta.models import utcnow
 from module2_session.models import StreamSession
 from module3_watch import service
 from module3_watch.models import CONNECTING, FAILED, JOINING, LEFT, WATCHING, Viewer
+from tests.module1_streammeta.helpers import assert_problem, bearer, error_fields
 
 UNKNOWN_ID = "00000000-0000-4000-8000-000000000000"
 FAKE_HANDLE = 4242
 # Maximum seconds a test waits for the viewer worker to apply a timeout or an event.
 WORKER_WAIT = 10.0
-
-
-def assert_problem(response: Any, status: int, code: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.content_type.startswith("application/problem+json"), response.content_type
-    body = response.json()
-    assert body["code"] == code, body
-    return body
-
-
-def error_fields(body: dict[str, Any]) -> set[str]:
-    return {entry["field"] for entry in body.get("errors", [])}
 
 
 @pytest.fixture
@@ -116,7 +105,7 @@ def test_join_needs_live_stream_with_publisher(api, make_stream, action):
     """Only a LIVE stream with a publisher can be watched; otherwise 409 stream_not_live."""
     stream, token = make_stream()
     if action:
-        assert api.post(f"/api/v1/streams/{stream['id']}/{action}", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+        assert api.post(f"/api/v1/streams/{stream['id']}/{action}", headers=bearer(token)).status_code == 200
 
     # CREATED, ENDED, and LIVE without a publisher all return stream_not_live.
     assert_problem(api.post(f"/api/v1/streams/{stream['id']}/viewers", json={}), 409, "stream_not_live")

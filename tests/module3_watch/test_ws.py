@@ -18,6 +18,7 @@ from wsproto.events import CloseConnection, Ping, Request
 from common.db import db
 from module3_watch import service
 from module3_watch.models import LEFT
+from tests.module1_streammeta.helpers import bearer
 from tests.module3_watch.conftest import ws_url
 
 UNKNOWN_STREAM = "00000000-0000-4000-8000-000000000000"
@@ -87,8 +88,8 @@ def test_status_events_reach_socket(server_url, api, make_stream, open_socket):
     socket_ = open_socket(ws_url(server_url, f"/ws/streams/{stream['id']}"))
     assert socket_.receive()["type"] == "snapshot"
 
-    assert api.post(f"/api/v1/streams/{stream['id']}/start", headers={"Authorization": f"Bearer {token}"}).status_code == 200
-    assert api.post(f"/api/v1/streams/{stream['id']}/end", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+    assert api.post(f"/api/v1/streams/{stream['id']}/start", headers=bearer(token)).status_code == 200
+    assert api.post(f"/api/v1/streams/{stream['id']}/end", headers=bearer(token)).status_code == 200
     messages = socket_.receive_until_closed()
 
     assert [summary(message) for message in messages] == [("stream.status", "LIVE"), ("stream.status", "ENDED")]
@@ -109,7 +110,7 @@ def test_unknown_stream_closes_4404(server_url, open_socket, stream_id):
 def test_ended_stream_sends_snapshot_then_closes(server_url, api, make_stream, open_socket):
     """The socket of an ended stream sends the snapshot, then closes with 1000."""
     stream, token = make_stream()
-    assert api.post(f"/api/v1/streams/{stream['id']}/end", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+    assert api.post(f"/api/v1/streams/{stream['id']}/end", headers=bearer(token)).status_code == 200
 
     socket_ = open_socket(ws_url(server_url, f"/ws/streams/{stream['id']}"))
     messages = socket_.receive_until_closed()

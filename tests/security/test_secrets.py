@@ -17,7 +17,8 @@ import pytest
 import requests
 from flask import Flask
 
-from tests.services.seeds import OFFER_SDP, bearer
+from tests.module1_streammeta.helpers import bearer
+from tests.services.seeds import OFFER_SDP
 
 pytestmark = [pytest.mark.janus, pytest.mark.coturn, pytest.mark.mariadb]
 

@@ -16,7 +16,8 @@ from flask import Flask
 from common.db import db
 from module2_session.models import StreamSession
 from tests.services.api_client import ApiClient, ApiResponse
-from tests.services.seeds import OFFER_SDP, Seeder, SeededStream, bearer
+from tests.module1_streammeta.helpers import bearer
+from tests.services.seeds import OFFER_SDP, Seeder, SeededStream
 
 CHANGING_METHODS = {"post", "put", "patch", "delete"}
 

@@ -16,6 +16,7 @@ from flask import Flask
 from common.db import db
 from module3_watch import create_app
 from module3_watch.models import LEFT, Viewer
+from tests.module1_streammeta.helpers import bearer
 from tests.services.api_client import ApiClient
 
 # An SDP offer that passes the API's validation. A real Janus rejects it (invalid_sdp)
@@ -32,11 +33,6 @@ class SeededStream:
     id: str
     token: str
     status: str
-
-
-def bearer(token: str) -> dict[str, str]:
-    """Return the Authorization header for ``token``."""
-    return {"Authorization": f"Bearer {token}"}
 
 
 @pytest.fixture
