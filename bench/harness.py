@@ -159,7 +159,7 @@ def _wait_http(url: str, process: subprocess.Popen, name: str) -> None:
             pass
         time.sleep(0.1)
     _stop(process)
-    raise RuntimeError(f"{name} did not answer {url} within {READY_TIMEOUT:g} s")
+    raise RuntimeError(f"{name} did not respond at {url} within {READY_TIMEOUT:g} s")
 
 
 # --- /proc sampling ----------------------------------------------------------

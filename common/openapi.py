@@ -19,7 +19,7 @@ from marshmallow import INCLUDE, Schema, fields
 from common.errors import PROBLEM_MIME
 
 _BODY_METHODS = frozenset({"post", "put", "patch"})
-# Routes of the resources stored in the database: each answers 503 database_unavailable
+# Routes of the resources stored in the database. Each returns 503 database_unavailable
 # while the database cannot be reached.
 _DATABASE_PATH_PREFIXES = ("/api/v1/streams", "/api/v1/sessions", "/api/v1/viewers")
 

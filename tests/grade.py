@@ -48,7 +48,7 @@ TURN_SECRET_VARIABLE = "COURSE_TURN_SECRET"
 # (skip code, warning key): a run with a check skipped for that code prints the warning above the table.
 WARNINGS = [("needs_admin_token", "warn_admin_token"), ("needs_turn_secret", "warn_turn_secret")]
 SKIP_CODE = re.compile(r"^\[(?P<code>[a-z_]+)\]\s*(?P<detail>.*)$", re.DOTALL)
-# Skip codes whose localized sentence says everything; the others keep the test's detail after it.
+# Skip codes whose localized sentence is complete. The others keep the test's detail after the sentence.
 SELF_EXPLAINED_SKIPS = {"needs_admin_token", "needs_turn_secret"}
 # A failure's first line is "<exception type>: <detail>"; the type may be qualified (requests.exceptions.X).
 FAILURE_LINE = re.compile(r"^(?P<type>[A-Za-z_][\w.]*(?:Error|Exception|Timeout|timeout)): ?(?P<detail>.*)$", re.DOTALL)
@@ -60,14 +60,14 @@ FAILURE_KINDS = [
     (("JSONDecodeError",), "failure_not_json"),
     (("AssertionError",), "failure_assertion"),
 ]
-# A detail that starts like an HTML page: the server answered HTML where the check expected JSON.
+# A detail that starts like an HTML page, because the server returned HTML where the check expected JSON.
 HTML_START = re.compile(r"^\s*(?:assert\s+)?(?:[\w.]+\()?['\"]?\s*<(?:!doctype|html)", re.IGNORECASE)
 # The operating system's reason inside a connection error: "[Errno 111] Connection refused".
 ERRNO_TEXT = re.compile(r"\[Errno -?\d+\] [^'\")]+")
 # urllib3's prefix naming the connection pool, which repeats the URL the check already names.
 POOL_PREFIX = re.compile(r"^\w*ConnectionPool\([^)]*\): ")
 # (fixtures of the check, check ids, pattern its failure must match, hint key): a failure of a check
-# that used the server's secret, with the answer a wrong secret gives, gets the hint.
+# that used the server's secret, with the response a wrong secret gets, gets the hint.
 HINT_ROWS = [
     ({"admin_token", "admin"}, None, re.compile(r"\b40[13]\b"), "hint_admin_token"),
     (None, {"m0.turn_credential_is_hmac_of_username"}, re.compile(r"^AssertionError"), "hint_turn_secret"),

@@ -46,7 +46,7 @@ def _handshake(port: int, path: str, complete: bool) -> socket.socket:
 
 
 def _connect_and_leave(backend: Backend, stream_id: str, how: str, barrier: threading.Barrier) -> str:
-    """Connect one client as ``how`` says once every client is ready, then leave; return ``how``."""
+    """Connect one client once every client is ready, then leave in the way ``how`` names; return ``how``."""
     barrier.wait(timeout=EVENT_WAIT)
     if how == CLEAN:
         client = Client.connect(backend.ws_url(stream_id))

@@ -154,7 +154,7 @@ def test_openapi_conformance(mode: GenerationMode, api_schema: schemathesis.Base
 
 
 def test_database_routes_document_503(complete_app_factory) -> None:
-    # A database outage answers 503 database_unavailable on these routes (tests/faults).
+    # During a database outage these routes return 503 database_unavailable (tests/faults).
     document = complete_app_factory().test_client().get("/api/openapi.json").get_json()
     paths = document["paths"]
     database_paths = [path for path in paths if path.startswith(("/api/v1/streams", "/api/v1/sessions", "/api/v1/viewers"))]

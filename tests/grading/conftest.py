@@ -122,7 +122,7 @@ class ServerProcess:
 
 @pytest.fixture
 def server_process(tmp_path: Path) -> Iterator[Callable[..., ServerProcess]]:
-    """Start server commands that answer /health at a URL; all stop when the test ends."""
+    """Start server commands that respond to /health at a URL; all stop when the test ends."""
     servers: list[ServerProcess] = []
 
     def start(command: list[str], env: Mapping[str, str], url: str) -> ServerProcess:

@@ -1,7 +1,7 @@
 """The grade marker: check ids, descriptions, and the rules a graded test must follow.
 
 A graded test carries ``@pytest.mark.grade(module=N, es="...", required=True)``. The grader
-(tests/grade.py) runs only those tests and names each one by its check id; the collection hook
+(tests/grade.py) runs only those tests and names each one by its check id. The collection hook
 in tests/conftest.py rejects a run where a graded test breaks one of the rules below.
 """
 
@@ -16,7 +16,7 @@ MARKER = "grade"
 MARKER_KEYS = {"module", "es", "required"}
 # Graded tests live in tests/module<N>_<name>/ and N must match the marker's module.
 MODULE_FOLDER = re.compile(r"(?:^|/)tests/module(\d+)_[^/]+/")
-# The conftest parametrization that picks the database; its value differs between in-process
+# The conftest parametrization that picks the database. Its value differs between in-process
 # runs (sqlite, mariadb) and --base-url runs (live), so it is left out of the check id.
 BACKEND_PARAMETER = "db_backend"
 

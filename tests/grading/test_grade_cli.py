@@ -157,7 +157,7 @@ def test_missing_turn_secret_skips_checks(run_grade, live_server_factory, app_co
         assert line.endswith(sentence)
 
 
-def test_skip_reasons_whole_and_in_one_language_in_json(run_grade, live_server_factory, app_config: dict) -> None:
+def test_json_skip_reasons_whole(run_grade, live_server_factory, app_config: dict) -> None:
     from module1_streammeta import create_app
     from tests.module0_preflight.conftest import DEFAULT_ICE_SETTINGS
 

@@ -1,8 +1,8 @@
 """Fixtures of the module 2 tests: module 2 apps that release Janus when the test ends, streams and offers.
 
 With --base-url, ``api``, ``janus_api``, ``server_url`` and ``publisher`` reach
-the live server instead, so the black-box tests run against it; fixtures that
-build an app in-process (``app``, ``make_app``, ``janus_app``) skip.
+the live server instead, so the black-box tests run against it. The fixtures
+that build an app in-process (``app``, ``make_app``, ``janus_app``) skip there.
 """
 
 from __future__ import annotations

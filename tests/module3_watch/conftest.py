@@ -2,7 +2,7 @@
 
 With --base-url, ``api``, ``server_url`` and ``admin`` reach the live server
 instead (``admin`` needs COURSE_ADMIN_TOKEN), so the black-box tests run against
-it; ``app`` and ``make_app`` skip, and so does every test that takes them.
+it. ``app`` and ``make_app`` skip there, and so does every test that takes them.
 """
 
 from __future__ import annotations

@@ -105,7 +105,7 @@ class MariaDBServer:
             self.process.wait(timeout=STOP_TIMEOUT)
 
     def start_process(self) -> None:
-        """Start mariadbd again with the same command line (data directory, port) and wait until it answers."""
+        """Start mariadbd again with the same command line (data directory, port) and wait until it responds."""
         if self.process.poll() is None:
             return
         self.process = subprocess.Popen(self.command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -117,7 +117,7 @@ class MariaDBServer:
         self.start_process()
 
     def wait_ready(self) -> None:
-        """Wait until mariadbd answers ping on its socket; raise MariaDBStartError when it exits or START_TIMEOUT passes."""
+        """Wait until mariadbd responds to ping on its socket; raise MariaDBStartError when it exits or START_TIMEOUT passes."""
         deadline = time.monotonic() + START_TIMEOUT
         while True:
             if self.process.poll() is not None:

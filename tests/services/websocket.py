@@ -10,7 +10,7 @@ class WebSocketClient(Client):
 
     simple-websocket 1.1.0 reads the handshake response with one recv() and handles only the
     accept event. When the server's first frame (the /ws snapshot) comes in the same TCP read,
-    wsproto keeps it buffered and the reader thread only sees it once more bytes arrive, such
+    wsproto keeps it buffered and the reader thread only receives it once more bytes arrive, such
     as the next ping many seconds later. Handling the pending events before the reader thread
     starts delivers that frame at once.
     """
