@@ -122,11 +122,13 @@ def test_reconnect_within_window_keeps_stream(make_app, live_server_factory, jan
         second = again.publish(url, stream["id"], token)
         assert again.wait_for_connection_state({"connected", "failed"}, EVENT_WAIT) == "connected"
         connected = wait_for(lambda: read_session(api, second["id"]), lambda body: body["state"] != "NEGOTIATING", "webrtcup")
+        # Checked while the second publisher is still connected: its hang-up at the end of
+        # this block starts a new window.
+        _wait_window(app, stream["id"], pending=False)
+        assert read_stream(api, stream["id"])["status"] == "LIVE"
 
     assert connected["state"] == "CONNECTED"
     assert connected["roomId"] == first["roomId"]
-    _wait_window(app, stream["id"], pending=False)
-    assert read_stream(api, stream["id"])["status"] == "LIVE"
 
 
 def _wait_window(app, stream_id: str, pending: bool) -> None:
