@@ -57,6 +57,10 @@ class PublishingRuntime:
         self._client: JanusClient | None = None
         self._rooms: VideoRoom | None = None
         self._closing = False
+        # Makes "no publisher, so start the window" and "a publisher came, so stop it"
+        # mutually exclusive. Without it, a check that ran before a new session was stored
+        # could schedule the window after that session's publish had cancelled it.
+        self._window_lock = threading.Lock()
         self._reconciled = False
         self._reconcile_lock = threading.Lock()
         self._thread_state = threading.local()
@@ -159,7 +163,8 @@ class PublishingRuntime:
 
     def after_publish(self, record: Any) -> None:
         """Start the connect timeout of a new session and stop its stream's reconnect window."""
-        self.jobs.cancel(("reconnect", record.stream_id))
+        with self._window_lock:
+            self.jobs.cancel(("reconnect", record.stream_id))
         session_id, stream_id, handle_id = record.id, record.stream_id, record.handle_id
         self.jobs.schedule(("connect", session_id), self.connect_timeout, lambda: self._connect_timed_out(session_id, stream_id, handle_id))
 
@@ -194,7 +199,8 @@ class PublishingRuntime:
         if outcome.new_state == "CONNECTED":
             self.jobs.cancel(("connect", session_id))
             if outcome.stream_id:
-                self.jobs.cancel(("reconnect", outcome.stream_id))
+                with self._window_lock:
+                    self.jobs.cancel(("reconnect", outcome.stream_id))
         elif outcome.new_state in (CLOSED, FAILED):
             self._publisher_gone(outcome.stream_id, outcome.handle_id, session_id)
         elif outcome.stream_id is None and event.kind not in ("detached", "handle_lost"):
@@ -222,12 +228,19 @@ class PublishingRuntime:
 
     # --- reconnect window ----------------------------------------------------
 
-    def _start_window_if_live(self, stream_id: str) -> None:
-        with self.db_session() as session:
-            status = service.stream_status(session, stream_id)
-            has_publisher = service.has_active_session(session, stream_id)
-        if status == LIVE and not has_publisher:
-            self.start_reconnect_window(stream_id)
+    def _start_window_if_live(self, stream_id: str, keep_running: bool = False) -> None:
+        """Start the stream's reconnect window when it is LIVE without an active session.
+
+        ``keep_running`` leaves a window that already runs as it is instead of restarting it.
+        """
+        with self._window_lock:
+            if keep_running and self.reconnect_window_pending(stream_id):
+                return
+            with self.db_session() as session:
+                status = service.stream_status(session, stream_id)
+                has_publisher = service.has_active_session(session, stream_id)
+            if status == LIVE and not has_publisher:
+                self.start_reconnect_window(stream_id)
 
     def start_reconnect_window(self, stream_id: str) -> None:
         """End the stream after RECONNECT_WINDOW seconds unless a publisher is active by then."""
@@ -315,7 +328,7 @@ class PublishingRuntime:
         if closed or rooms or live:
             logger.info("reconciled after restart: %d sessions closed, %d rooms to destroy, %d LIVE streams wait for their publisher", len(closed), len(rooms), len(live))
         for stream_id in live:
-            self.start_reconnect_window(stream_id)
+            self._start_window_if_live(stream_id)
         if rooms:
             self.jobs.submit(lambda: self._destroy_stale_rooms(rooms))
 
@@ -362,8 +375,7 @@ class PublishingRuntime:
         if failed:
             logger.warning("%s; %d publisher sessions failed", reason, len(failed))
         for stream_id in live:
-            if not self.reconnect_window_pending(stream_id):
-                self.start_reconnect_window(stream_id)
+            self._start_window_if_live(stream_id, keep_running=True)
 
     def _on_janus_session_replaced(self, old_session_id: int | None, new_session_id: int | None) -> None:
         self._run_janus_callback("Janus session replacement", lambda: self._janus_restarted(old_session_id, new_session_id))
@@ -377,7 +389,7 @@ class PublishingRuntime:
             live = service.live_streams_without_publisher(session)
         logger.info("after the Janus restart: %d sessions failed, %d rooms dropped", len(failed), len(rooms))
         for stream_id in live:
-            self.start_reconnect_window(stream_id)
+            self._start_window_if_live(stream_id)
         if rooms:
             # After a real restart the rooms are gone already; after a session
             # expiry they still exist, and destroying them is what frees them.
