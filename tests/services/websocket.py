@@ -17,7 +17,18 @@ class WebSocketClient(Client):
 
     def handshake(self) -> None:
         super().handshake()
-        self.connected = self._handle_events()
+        self._open_after_handshake = self._handle_events()
+        # Base.__init__ raises unless connected is true. A server that closed at once (4404,
+        # 1013) is reported by the reader thread instead, as any later close would be.
+        self.connected = True
+
+    def _thread(self) -> None:
+        if self._open_after_handshake:
+            super()._thread()
+            return
+        self.connected = False
+        self.event.set()
+        self.sock.close()
 
 
 def connect_websocket(url: str, **options) -> WebSocketClient:
